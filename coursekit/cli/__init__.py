@@ -1,0 +1,58 @@
+"""The ``coursekit`` command line: ``coursekit faces ...``, ``coursekit style ...``,
+``coursekit student-version ...``.
+
+Each topic registers its own sub-command from its own module (``coursekit/cli/faces.py``,
+``style.py``, ``student.py``) through a ``register(subparsers)`` function that adds a parser
+and sets ``func`` to a callable taking the parsed arguments and returning an exit code.
+Errors a user can fix (a missing file, a bad option) are printed as one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+_COMMANDS = ("coursekit.cli.faces", "coursekit.cli.style", "coursekit.cli.student")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every topic's sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="coursekit",
+        description="Face recognition and neural style transfer from the command line.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue  # a topic not written yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``coursekit`` command. Returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError, FileExistsError) as err:
+        print(f"coursekit: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("coursekit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""Reading, writing and showing images: the one place the course touches image files.
+
+* :func:`load_image` returns a float RGB tensor ``(3, H, W)`` in [0, 1] for any file Pillow
+  reads (EXIF orientation honoured; grayscale, 16-bit, palette and RGBA converted), and refuses
+  missing, corrupt or oversized files (decompression bombs) with one error naming the file.
+* :func:`save_image` writes atomically (temporary file, then ``os.replace``) and refuses to
+  write over the images it is told to protect, such as a command's inputs.
+* :func:`show_images` draws a row or grid of images and returns the Figure.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = ["MAX_PIXELS", "load_image", "save_image", "show_images", "to_numpy_image"]
+
+MAX_PIXELS = 64_000_000
+"""Largest image (width x height) :func:`load_image` opens by default: 8000 x 8000."""
+
+_SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF",
+                 ".tiff": "TIFF", ".webp": "WEBP"}
+
+
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
+    """Pillow image of any mode -> float32 array (H, W, 3) in [0, 1]."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / hi, 0.0, 1.0)
+        return np.repeat(arr[..., None], 3, axis=2).astype(np.float32)
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        img = img.convert("RGBA")
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, img)  # transparent pixels show as white
+    img = img.convert("RGB")
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def load_image(
+    path: str | os.PathLike,
+    size: int | tuple[int, int] | None = None,
+    *,
+    max_pixels: int = MAX_PIXELS,
+) -> torch.Tensor:
+    """Load an image file as a float RGB tensor.
+
+    Args:
+        path: an image file Pillow can read (PNG, JPEG, PGM, TIFF, BMP, WebP, GIF, ...).
+        size: ``None`` keeps the size; an int resizes so the longer side is ``size`` pixels,
+            keeping the aspect ratio; ``(H, W)`` resizes to exactly that size.
+        max_pixels: refuse files with more pixels than this (decompression-bomb guard).
+
+    Returns:
+        Tensor ``(3, H, W)``, float32, values in [0, 1].
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is not an image, is truncated or corrupt, is larger than
+            ``max_pixels``, or ``size`` is invalid. The message names the file.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "grey.png")
+        >>> Image.new("L", (40, 20), 128).save(p)
+        >>> load_image(p).shape
+        torch.Size([3, 20, 40])
+        >>> load_image(p, size=10).shape
+        torch.Size([3, 5, 10])
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image file not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not an image file")
+    if size is not None:
+        ok = (isinstance(size, int) and size > 0) or (
+            isinstance(size, tuple) and len(size) == 2 and all(isinstance(s, int) and s > 0
+                                                               for s in size))
+        if not ok:
+            raise ValueError(f"size must be a positive int or (H, W), got {size!r}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise ValueError(
+                        f"{path}: image is {w}x{h} = {w * h} pixels, more than the limit of "
+                        f"{max_pixels}; refusing a possible decompression bomb"
+                    )
+                img = ImageOps.exif_transpose(img)
+                img.load()
+                if size is not None:
+                    if isinstance(size, int):
+                        scale = size / max(img.size)
+                        new = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
+                    else:
+                        new = (size[1], size[0])
+                    if img.mode not in ("RGB", "RGBA", "L", "LA"):
+                        img = Image.fromarray((_to_rgb_array(img) * 255).round().astype(np.uint8))
+                    img = img.resize(new, Image.Resampling.LANCZOS)
+                arr = _to_rgb_array(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ValueError(f"{path}: refusing a possible decompression bomb ({err})") from err
+    except UnidentifiedImageError as err:
+        raise ValueError(f"{path}: not an image file Pillow can read") from err
+    except (OSError, SyntaxError, EOFError) as err:
+        raise ValueError(f"{path}: corrupt or truncated image ({err})") from err
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()  # (3, H, W)
+
+
+def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Convert an image to a NumPy array ready for ``imshow``.
+
+    Args:
+        image: ``(3, H, W)``, ``(1, 3, H, W)``, ``(1, H, W)`` or ``(H, W)`` tensor, or an
+            ``(H, W)`` / ``(H, W, 3)`` array. Values are clipped to [0, 1].
+
+    Returns:
+        ``(H, W, 3)`` or ``(H, W)`` float array.
+    """
+    if isinstance(image, torch.Tensor):
+        t = image.detach().float().cpu()
+        if t.ndim == 4:
+            if t.shape[0] != 1:
+                raise ValueError(f"expected a single image (1, C, H, W), got {tuple(t.shape)}")
+            t = t[0]
+        if t.ndim == 3:
+            if t.shape[0] == 1:
+                t = t[0]
+            elif t.shape[0] == 3:
+                t = t.permute(1, 2, 0)  # (H, W, 3)
+            else:
+                raise ValueError(f"expected (3, H, W) or (1, H, W), got {tuple(image.shape)}")
+        elif t.ndim != 2:
+            raise ValueError(f"expected an image tensor, got shape {tuple(image.shape)}")
+        arr = t.numpy()
+    else:
+        arr = np.asarray(image, dtype=np.float32)
+        if arr.ndim not in (2, 3):
+            raise ValueError(f"expected an (H, W) or (H, W, 3) array, got {arr.shape}")
+    return np.clip(arr, 0.0, 1.0)
+
+
+def save_image(
+    image: torch.Tensor,
+    path: str | os.PathLike,
+    *,
+    protect: Iterable[str | os.PathLike] = (),
+    quality: int = 95,
+) -> Path:
+    """Write an image atomically.
+
+    The image goes to a temporary file in the target folder, which then replaces ``path`` in
+    one step, so a crash never leaves a half-written file and a reader never sees one.
+
+    Args:
+        image: ``(3, H, W)``, ``(1, 3, H, W)`` or ``(H, W)`` tensor with values in [0, 1]
+            (clipped).
+        path: the file to write; the format follows the extension (.png, .jpg, ...).
+        protect: files that must never be written over, e.g. the input images of a command.
+        quality: JPEG/WebP quality.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: ``path`` is one of ``protect``, or the extension is not an image format.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "out.png")
+        >>> save_image(torch.rand(3, 8, 8), p).name
+        'out.png'
+        >>> load_image(p).shape
+        torch.Size([3, 8, 8])
+    """
+    path = Path(path)
+    fmt = _SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"{path}: unknown image extension {path.suffix!r}; use one of {sorted(_SAVE_FORMATS)}"
+        )
+    target = path.resolve()
+    for p in protect:
+        if Path(p).resolve() == target:
+            raise ValueError(f"refusing to write over the input image {p}; choose another output")
+    arr = to_numpy_image(image)
+    img = Image.fromarray((arr * 255.0).round().astype(np.uint8))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+            img.save(f, format=fmt, **kwargs)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def show_images(
+    images: Sequence[torch.Tensor | np.ndarray],
+    titles: Sequence[str] | None = None,
+    *,
+    ncols: int | None = None,
+    size: float = 2.5,
+    cmap: str = "gray",
+    suptitle: str | None = None,
+):
+    """Show images side by side (or in a grid) and return the Figure.
+
+    Args:
+        images: tensors ``(3, H, W)`` / ``(H, W)`` or arrays ``(H, W, 3)`` / ``(H, W)``.
+        titles: one title per image.
+        ncols: images per row (default: all in one row, at most 8).
+        size: inches per image.
+        cmap: colour map for single-channel images.
+        suptitle: a title over the whole figure.
+
+    Returns:
+        ``matplotlib.figure.Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    if n == 0:
+        raise ValueError("show_images needs at least one image")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"got {n} images but {len(titles)} titles")
+    ncols = ncols or min(n, 8)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            arr = to_numpy_image(images[i])
+            ax.imshow(arr, cmap=cmap if arr.ndim == 2 else None, vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,145 @@
+"""Devices, seeding and the compute budget shared by every notebook and command.
+
+* :func:`get_device` picks cuda, then mps, then cpu (``"auto"``), or checks an explicit choice.
+* :func:`seed_everything` seeds ``random``, NumPy and torch and returns a ``torch.Generator``.
+* :func:`get_budget` says how much work a notebook may do: ``"cpu"`` sizes keep each notebook
+  within 90 s on a 2-core CPU; ``"gpu"`` sizes are used automatically on an accelerator.
+  ``COURSEKIT_BUDGET=cpu|gpu`` overrides the choice.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+__all__ = ["Budget", "get_budget", "get_device", "seed_everything"]
+
+T = TypeVar("T")
+_BUDGETS = ("cpu", "gpu")
+
+
+def get_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Resolve a device name.
+
+    Args:
+        device: ``"auto"`` or ``None`` (cuda, then mps, then cpu), or an explicit name such as
+            ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``, or a ``torch.device``.
+
+    Returns:
+        The ``torch.device`` to use.
+
+    Raises:
+        ValueError: the name is not a device, or names an accelerator that is not available.
+
+    Example:
+        >>> get_device("cpu")
+        device(type='cpu')
+    """
+    if device is None or (isinstance(device, str) and device.lower() == "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"unknown device {device!r}; expected 'auto', 'cpu', 'cuda[:N]' or 'mps'"
+        ) from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available here")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {device!r} was asked for but MPS is not available here")
+    return dev
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python's ``random``, NumPy and torch (all devices) with ``seed``.
+
+    It does not switch on deterministic algorithms globally; that stays the caller's choice.
+
+    Args:
+        seed: a non-negative integer.
+
+    Returns:
+        A CPU ``torch.Generator`` seeded with ``seed``, to pass as ``generator=`` to
+        sampling functions.
+
+    Example:
+        >>> g = seed_everything(0)
+        >>> a = torch.rand(2, generator=g)
+        >>> b = torch.rand(2, generator=seed_everything(0))
+        >>> bool(torch.equal(a, b))
+        True
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much compute a notebook or command may spend.
+
+    Attributes:
+        name: ``"cpu"`` (small sizes: each notebook within 90 s on 2 CPU cores) or ``"gpu"``.
+
+    Example:
+        >>> b = Budget("cpu")
+        >>> b.pick(cpu=128, gpu=512)
+        128
+        >>> Budget("gpu").pick(cpu=128, gpu=512)
+        512
+    """
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in _BUDGETS:
+            raise ValueError(f"budget must be one of {_BUDGETS}, got {self.name!r}")
+
+    @property
+    def is_gpu(self) -> bool:
+        """True for the larger accelerator settings."""
+        return self.name == "gpu"
+
+    def pick(self, *, cpu: T, gpu: T) -> T:
+        """Return ``cpu`` or ``gpu`` according to this budget."""
+        return gpu if self.is_gpu else cpu
+
+
+def get_budget(device: str | torch.device | None = None) -> Budget:
+    """The compute budget for ``device``: ``COURSEKIT_BUDGET`` if set, else by device type.
+
+    Args:
+        device: the device the work runs on (``None`` means :func:`get_device` ``("auto")``).
+            Any accelerator (cuda, mps) gets the ``"gpu"`` budget.
+
+    Raises:
+        ValueError: ``COURSEKIT_BUDGET`` holds something other than ``cpu`` or ``gpu``.
+
+    Example:
+        >>> get_budget("cpu").name in ("cpu", "gpu")
+        True
+    """
+    env = os.environ.get("COURSEKIT_BUDGET", "").strip().lower()
+    if env:
+        if env not in _BUDGETS:
+            raise ValueError(f"COURSEKIT_BUDGET must be 'cpu' or 'gpu', got {env!r}")
+        return Budget(env)
+    dev = get_device(device)
+    return Budget("cpu" if dev.type == "cpu" else "gpu")

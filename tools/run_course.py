@@ -1,0 +1,95 @@
+"""Execute the course notebooks; write executed copies and HTML pages, or refresh in place.
+
+    python tools/run_course.py                       # all notebooks -> build/course/ (+ index.html)
+    python tools/run_course.py --inplace             # refresh notebooks/ with their outputs
+    python tools/run_course.py --inplace notebooks/4_04_triplet_loss.ipynb
+
+Prints a table of notebook, status and seconds; exits 1 if any notebook failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, str, float]:
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+        status = "ok"
+    except Exception as err:  # CellExecutionError, timeouts, dead kernels
+        status = f"FAILED: {type(err).__name__}"
+        first = str(err).strip().splitlines()
+        if first:
+            status += f": {first[-1][:120]}"
+    return nb, status, time.perf_counter() - start
+
+
+def write_html(nb: nbformat.NotebookNode, out: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    out.write_text(body, encoding="utf-8")
+
+
+def write_index(rows: list[tuple[str, str, float]], out_dir: Path) -> None:
+    items = "\n".join(
+        f'<tr><td><a href="{html.escape(Path(n).stem)}.html">{html.escape(Path(n).stem)}</a></td>'
+        f'<td><a href="{html.escape(Path(n).name)}">notebook</a></td>'
+        f"<td>{html.escape(s)}</td><td>{t:.1f}</td></tr>"
+        for n, s, t in rows
+    )
+    (out_dir / "index.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>coursekit course</title></head>"
+        "<body><h1>coursekit: face recognition and neural style transfer (4.1-4.11)</h1>"
+        "<table border='1' cellpadding='4'><tr><th>lesson</th><th>file</th><th>status</th>"
+        f"<th>seconds</th></tr>{items}</table></body></html>\n",
+        encoding="utf-8",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("notebooks", nargs="*", type=Path)
+    ap.add_argument("--inplace", action="store_true", help="write outputs back into the notebooks")
+    ap.add_argument("--out", type=Path, default=ROOT / "build" / "course")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    args = ap.parse_args(argv)
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("4_*.ipynb"))
+    if not args.inplace:
+        args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    rows = []
+    print(f"{'notebook':45s} {'status':8s} {'seconds':>8s}", flush=True)
+    for path in paths:
+        nb, status, secs = execute(path, args.timeout)
+        if args.inplace:
+            nbformat.write(nb, path)
+        else:
+            nbformat.write(nb, args.out / path.name)
+            write_html(nb, args.out / f"{path.stem}.html")
+        rows.append((str(path), status, secs))
+        print(f"{path.name:45s} {status:8s} {secs:8.1f}", flush=True)
+    if not args.inplace:
+        write_index(rows, args.out)
+        print(f"wrote {args.out / 'index.html'}")
+    failed = [r for r in rows if r[1] != "ok"]
+    print(f"{len(rows) - len(failed)} of {len(rows)} notebooks ran ok; total {sum(r[2] for r in rows):.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
