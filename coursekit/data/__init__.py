@@ -1,9 +1,20 @@
 """Datasets for the course, each loaded through one resolution order.
 
-See :mod:`coursekit.data.sources`: ``COURSEKIT_DATA`` folder, then the real source, then an
+See :mod:`coursekit.data.sources`: the ``COURSEKIT_DATA`` folder, then the real source, then an
 announced synthetic fallback.
 """
 
-from coursekit.data.sources import SOURCES, data_dir, local_file, offline, resolve
+import importlib as _importlib
+import pkgutil as _pkgutil
 
-__all__ = ["SOURCES", "data_dir", "local_file", "offline", "resolve"]
+__all__: list[str] = []
+
+# Re-export the public names (``__all__``) of every module in this package, so notebooks
+# write ``from coursekit.data import name``. Modules are imported in name order.
+for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("_"):
+        continue
+    _module = _importlib.import_module(f"{__name__}.{_info.name}")
+    for _name in getattr(_module, "__all__", ()):
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)

@@ -1,0 +1,18 @@
+"""Face recognition, lessons 4.1-4.5: distances, triplet loss and miners, the encoder and its
+training, verification, the face database, evaluation and detection.
+"""
+
+import importlib as _importlib
+import pkgutil as _pkgutil
+
+__all__: list[str] = []
+
+# Re-export the public names (``__all__``) of every module in this package, so notebooks
+# write ``from coursekit.face import name``. Modules are imported in name order.
+for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("_"):
+        continue
+    _module = _importlib.import_module(f"{__name__}.{_info.name}")
+    for _name in getattr(_module, "__all__", ()):
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)
