@@ -1,0 +1,232 @@
+"""The costs of neural style transfer, lessons 4.8-4.10 (Gatys, Ecker & Bethge, "A Neural
+Algorithm of Artistic Style", 2015), as pure functions on activations ``(B, C, H, W)``.
+
+* content: :math:`J_{content}(C, G) = \\tfrac12 \\lVert a^{[l](C)} - a^{[l](G)} \\rVert^2`
+  (the lecture) or :math:`\\frac{1}{4 n_H n_W n_C}\\sum (a^{(C)} - a^{(G)})^2` (the assignment);
+* style matrix (Gram): :math:`G_{kk'} = \\sum_i \\sum_j a_{ijk}\\, a_{ijk'}`, unnormalised;
+* style cost of one layer: :math:`\\frac{1}{(2 n_H n_W n_C)^2} \\sum_k \\sum_{k'} (G^{(S)}_{kk'} -
+  G^{(G)}_{kk'})^2`, and :math:`J_{style} = \\sum_l \\lambda^{[l]} J^{[l]}_{style}`;
+* total variation (a smoothness prior, Mahendran & Vedaldi, 2015) and
+  :math:`J(G) = \\alpha J_{content} + \\beta J_{style}`.
+
+Every cost returns a scalar tensor, summed over the batch. ``C`` here is the number of channels
+``n_C``; ``H, W`` are ``n_H, n_W``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import torch  # noqa: F401  (the doctests use it)
+from torch import Tensor
+
+__all__ = [
+    "GramTarget",
+    "content_cost",
+    "gram_matrix",
+    "gram_target",
+    "layer_style_cost",
+    "style_cost",
+    "total_cost",
+    "total_variation",
+]
+
+
+def _check_activation(name: str, a: Tensor) -> None:
+    if not isinstance(a, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(a).__name__}")
+    if a.ndim not in (3, 4):
+        raise ValueError(f"{name} must be (C, H, W) or (B, C, H, W), got shape {tuple(a.shape)}")
+
+
+def content_cost(a_C: Tensor, a_G: Tensor, *, normalization: str = "lecture") -> Tensor:
+    """Content cost between the activations of the content image and the generated image.
+
+    Args:
+        a_C: content activations ``(B, C, H, W)`` or ``(C, H, W)``.
+        a_G: generated-image activations, the same shape as ``a_C``.
+        normalization: ``"lecture"``: ``0.5 * sum((a_C - a_G)**2)``; ``"assignment"``:
+            ``sum((a_C - a_G)**2) / (4 * H * W * C)``.
+
+    Returns:
+        A scalar tensor (summed over the batch).
+
+    Example:
+        >>> a_C, a_G = torch.zeros(2, 3, 4), torch.ones(2, 3, 4)
+        >>> content_cost(a_C, a_G).item(), content_cost(a_C, a_G, normalization="assignment").item()
+        (12.0, 0.25)
+    """
+    _check_activation("a_C", a_C)
+    _check_activation("a_G", a_G)
+    if a_C.shape != a_G.shape:
+        raise ValueError(f"a_G must have the shape of a_C {tuple(a_C.shape)}, got {tuple(a_G.shape)}")
+    sq = (a_C - a_G).pow(2).sum()
+    if normalization == "lecture":
+        return 0.5 * sq
+    if normalization == "assignment":
+        c, h, w = a_C.shape[-3:]
+        return sq / (4 * c * h * w)
+    raise ValueError(f"normalization must be 'lecture' or 'assignment', got {normalization!r}")
+
+
+def gram_matrix(a: Tensor) -> Tensor:
+    """The style matrix :math:`G_{kk'} = \\sum_{i,j} a_{ijk} a_{ijk'}` (unnormalised).
+
+    Args:
+        a: activations ``(B, C, H, W)`` or ``(C, H, W)``, or the assignment's unrolled
+            ``(C, H*W)``.
+
+    Returns:
+        ``(B, C, C)`` for a batch, else ``(C, C)``: symmetric, positive semi-definite.
+
+    Example:
+        >>> a = torch.tensor([[[1., 2.]], [[3., 4.]]])  # (C=2, H=1, W=2)
+        >>> gram_matrix(a)
+        tensor([[ 5., 11.],
+                [11., 25.]])
+    """
+    if not isinstance(a, Tensor):
+        raise TypeError(f"a must be a torch.Tensor, got {type(a).__name__}")
+    if a.ndim not in (2, 3, 4):
+        raise ValueError(f"a must be (C, H*W), (C, H, W) or (B, C, H, W), got shape {tuple(a.shape)}")
+    if a.ndim == 2:
+        return a @ a.T
+    f = a.flatten(-2)  # (B, C, H*W) or (C, H*W)
+    return f @ f.transpose(-1, -2)
+
+
+class GramTarget(NamedTuple):
+    """A style target computed once: the Gram matrix of ``a_S`` and its size.
+
+    Attributes:
+        gram: ``(B, C, C)`` or ``(C, C)``, from :func:`gram_matrix`.
+        positions: ``n_H * n_W`` of the activations it came from.
+    """
+
+    gram: Tensor
+    positions: int
+
+
+def gram_target(a_S: Tensor) -> GramTarget:
+    """Precompute the style target of one layer (do it once, outside the optimisation loop).
+
+    Example:
+        >>> t = gram_target(torch.ones(1, 2, 3, 4))
+        >>> t.gram.shape, t.positions
+        (torch.Size([1, 2, 2]), 12)
+    """
+    _check_activation("a_S", a_S)
+    return GramTarget(gram_matrix(a_S), a_S.shape[-1] * a_S.shape[-2])
+
+
+def layer_style_cost(a_S: Tensor | GramTarget, a_G: Tensor) -> Tensor:
+    """Style cost of one layer, :math:`\\frac{1}{(2 n_H n_W n_C)^2}\\lVert G^{(S)} - G^{(G)}\\rVert_F^2`.
+
+    Computed as ``sum((G_S / N_S - G_G / N_G)**2) / (4 C**2)`` with ``N = H * W`` of each
+    image, which is the lecture's formula exactly when the two activations have the same size,
+    and still compares style (not size) when the style image is larger or smaller.
+
+    Args:
+        a_S: style activations ``(B_S, C, H_S, W_S)`` or ``(C, H_S, W_S)`` with ``B_S`` 1 or
+            ``B``, or a :class:`GramTarget` computed beforehand with :func:`gram_target`.
+        a_G: generated-image activations ``(B, C, H, W)`` or ``(C, H, W)``.
+
+    Returns:
+        A scalar tensor (summed over the batch).
+
+    Example:
+        >>> a_S, a_G = torch.ones(2, 1, 1), torch.zeros(2, 1, 1)  # G_S = all ones, G_G = 0
+        >>> layer_style_cost(a_S, a_G).item()  # 4 / (2*1*1*2)**2
+        0.25
+    """
+    _check_activation("a_G", a_G)
+    target = a_S if isinstance(a_S, GramTarget) else gram_target(a_S)
+    c = a_G.shape[-3]
+    if target.gram.shape[-1] != c or target.gram.shape[-2] != c:
+        raise ValueError(
+            f"style and generated activations must have the same channels: Gram of a_S is "
+            f"{tuple(target.gram.shape)}, expected (..., {c}, {c}) from a_G {tuple(a_G.shape)}"
+        )
+    if target.gram.ndim == 3 and (a_G.ndim == 3 or target.gram.shape[0] not in (1, a_G.shape[0])):
+        raise ValueError(
+            f"batch sizes differ: the style Gram is {tuple(target.gram.shape)}, a_G {tuple(a_G.shape)}"
+        )
+    n_G = a_G.shape[-1] * a_G.shape[-2]
+    diff = target.gram / target.positions - gram_matrix(a_G) / n_G  # (B, C, C) or (C, C)
+    return diff.pow(2).sum() / (4 * c * c)
+
+
+def style_cost(
+    features_S: Mapping[str, Tensor | GramTarget],
+    features_G: Mapping[str, Tensor],
+    layer_weights: Mapping[str, float],
+) -> Tensor:
+    """Style cost over several layers, :math:`J_{style} = \\sum_l \\lambda^{[l]} J^{[l]}_{style}`.
+
+    Args:
+        features_S: layer name -> style activations, or a precomputed :class:`GramTarget`
+            (``{l: gram_target(a) for l, a in feats.items()}``, so the style Grams are
+            computed once, not at every step).
+        features_G: layer name -> generated-image activations.
+        layer_weights: layer name -> :math:`\\lambda^{[l]}`; only these layers are used.
+
+    Returns:
+        A scalar tensor.
+
+    Raises:
+        ValueError: ``layer_weights`` is empty or names a layer missing from either dict.
+
+    Example:
+        >>> S = {"relu1_1": torch.ones(1, 2, 2, 2), "relu2_1": torch.ones(1, 3, 1, 1)}
+        >>> G = {k: torch.zeros_like(v) for k, v in S.items()}
+        >>> style_cost(S, G, {"relu1_1": 0.5, "relu2_1": 0.5}).item()  # 0.5 * 0.25 + 0.5 * 0.25
+        0.25
+    """
+    if not layer_weights:
+        raise ValueError("layer_weights is empty: give at least one layer and its weight")
+    for name in layer_weights:
+        for label, feats in (("features_S", features_S), ("features_G", features_G)):
+            if name not in feats:
+                raise ValueError(f"layer {name!r} is in layer_weights but not in {label} ({sorted(feats)})")
+    total = None
+    for name, weight in layer_weights.items():
+        term = weight * layer_style_cost(features_S[name], features_G[name])
+        total = term if total is None else total + term
+    return total
+
+
+def total_variation(image: Tensor, *, reduction: str = "sum") -> Tensor:
+    """Anisotropic total variation: absolute differences between neighbouring pixels.
+
+    Args:
+        image: ``(B, C, H, W)`` or ``(C, H, W)``.
+        reduction: ``"sum"`` (over everything) or ``"mean"`` (divided by the number of
+            neighbour pairs, so its weight does not depend on the image size).
+
+    Returns:
+        A scalar tensor.
+
+    Example:
+        >>> total_variation(torch.tensor([[[0., 1.], [1., 1.]]]))  # 1 vertical + 1 horizontal jump
+        tensor(2.)
+    """
+    _check_activation("image", image)
+    dh = (image[..., 1:, :] - image[..., :-1, :]).abs()
+    dw = (image[..., :, 1:] - image[..., :, :-1]).abs()
+    if reduction == "sum":
+        return dh.sum() + dw.sum()
+    if reduction == "mean":
+        return (dh.sum() + dw.sum()) / max(dh.numel() + dw.numel(), 1)
+    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def total_cost(J_content: Tensor | float, J_style: Tensor | float, alpha: float = 10, beta: float = 40
+               ) -> Tensor | float:
+    """The lecture's total cost :math:`J(G) = \\alpha J_{content}(C, G) + \\beta J_{style}(S, G)`.
+
+    Example:
+        >>> total_cost(torch.tensor(1.0), torch.tensor(0.5))
+        tensor(30.)
+    """
+    return alpha * J_content + beta * J_style
