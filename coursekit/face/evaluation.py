@@ -1,0 +1,367 @@
+"""Evaluating face encodings, lessons 4.1-4.2: verification curves and one-shot identification.
+
+Verification (1:1) accepts a pair when its squared L2 distance is at most a threshold,
+``d <= tau``; sweeping ``tau`` trades false accepts (FAR) against false rejects (FRR = 1 - TAR):
+
+* :func:`roc_curve_pairs`, :func:`roc_auc`, :func:`equal_error_rate` and :func:`tar_at_far`
+  wrap :mod:`sklearn.metrics` (the score is ``-distance``);
+* :func:`best_threshold_kfold` chooses ``tau`` by k-fold cross-validation, the LFW protocol
+  (Huang et al., "Labeled Faces in the Wild", 2007).
+
+Recognition (1:K) compares a query with every enrolled person, so one mistake among K
+comparisons is enough to fail (lesson 4.1):
+
+* :func:`one_shot_accuracy` enrols one random image per identity and identifies the others;
+* :func:`identification_accuracy_vs_gallery` repeats it as the gallery grows.
+
+Pairs are index tensors ``(i, j, same)``: :func:`all_pairs` lists every pair,
+:func:`~coursekit.face.verification.make_pairs` samples balanced ones and
+:func:`pair_distances` measures them. Shapes: ``N`` images, ``E`` encoding size, ``P`` pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn import metrics
+
+__all__ = [
+    "all_pairs",
+    "best_threshold_kfold",
+    "equal_error_rate",
+    "identification_accuracy_vs_gallery",
+    "one_shot_accuracy",
+    "pair_distances",
+    "roc_auc",
+    "roc_curve_pairs",
+    "tar_at_far",
+]
+
+
+def _check_embeddings(embeddings: torch.Tensor, labels: torch.Tensor) -> None:
+    if embeddings.dim() != 2:
+        raise ValueError(f"embeddings must be (N, E), got shape {tuple(embeddings.shape)}")
+    if labels.dim() != 1 or labels.shape[0] != embeddings.shape[0]:
+        raise ValueError(
+            f"labels must be (N,) with N = {embeddings.shape[0]}, got shape {tuple(labels.shape)}"
+        )
+
+
+def _check_pairs(distances: torch.Tensor, same: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``(P,)`` distances and same-person flags; return them as NumPy arrays."""
+    distances, same = torch.as_tensor(distances), torch.as_tensor(same)
+    if distances.dim() != 1 or same.shape != distances.shape:
+        raise ValueError(
+            f"distances and same must both be (P,), got {tuple(distances.shape)} and "
+            f"{tuple(same.shape)}"
+        )
+    same_np = same.detach().cpu().numpy().astype(bool)
+    if same_np.all() or not same_np.any():
+        raise ValueError("need both same-person and different-person pairs to measure errors")
+    return distances.detach().cpu().double().numpy(), same_np
+
+
+def all_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every unordered pair ``i < j`` of images, with a same-person flag.
+
+    Args:
+        labels: ``(N,)`` identity of each image.
+
+    Returns:
+        ``(i, j, same)``: ``(P,)`` long, long and bool tensors on ``labels.device``, with
+        ``P = N (N - 1) / 2``.
+
+    Example:
+        >>> i, j, same = all_pairs(torch.tensor([0, 0, 1]))
+        >>> i.tolist(), j.tolist(), same.tolist()
+        ([0, 0, 1], [1, 2, 2], [True, False, False])
+    """
+    if labels.dim() != 1:
+        raise ValueError(f"labels must be (N,), got shape {tuple(labels.shape)}")
+    n = labels.shape[0]
+    i, j = torch.triu_indices(n, n, offset=1, device=labels.device)  # (2, P)
+    return i, j, labels[i] == labels[j]
+
+
+def pair_distances(embeddings: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    """Squared L2 distance ``||f(x_i) - f(x_j)||^2`` of each pair.
+
+    Args:
+        embeddings: ``(N, E)`` encodings.
+        i, j: ``(P,)`` indices of the two images of each pair.
+
+    Returns:
+        ``(P,)`` distances, on ``embeddings.device``.
+
+    Example:
+        >>> e = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+        >>> pair_distances(e, torch.tensor([0]), torch.tensor([1]))
+        tensor([25.])
+    """
+    if embeddings.dim() != 2:
+        raise ValueError(f"embeddings must be (N, E), got shape {tuple(embeddings.shape)}")
+    return (embeddings[i] - embeddings[j]).pow(2).sum(dim=1)
+
+
+def roc_curve_pairs(
+    distances: torch.Tensor, same: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ROC curve of the rule ``accept if d <= tau`` (``sklearn.metrics.roc_curve``).
+
+    Args:
+        distances: ``(P,)`` pair distances.
+        same: ``(P,)`` bool, True for pairs of the same person.
+
+    Returns:
+        ``(far, tar, thresholds)``, each ``(T,)`` float64 on ``distances.device``, ordered by
+        increasing threshold: at ``thresholds[t]``, a fraction ``far[t]`` of different-person
+        pairs and ``tar[t]`` of same-person pairs is accepted. The first threshold is
+        ``-inf`` (accept nothing).
+
+    Example:
+        >>> far, tar, tau = roc_curve_pairs(torch.tensor([0.1, 0.2, 0.9, 1.5]),
+        ...                                 torch.tensor([True, True, False, False]))
+        >>> far.tolist(), tar.tolist()
+        ([0.0, 0.0, 0.0, 0.5, 1.0], [0.0, 0.5, 1.0, 1.0, 1.0])
+    """
+    device = torch.as_tensor(distances).device
+    d, s = _check_pairs(distances, same)
+    fpr, tpr, thr = metrics.roc_curve(s, -d, drop_intermediate=False)
+    out = (fpr, tpr, -thr)
+    return tuple(torch.as_tensor(np.ascontiguousarray(a), device=device) for a in out)
+
+
+def roc_auc(distances: torch.Tensor, same: torch.Tensor) -> float:
+    """Area under the ROC curve: the probability that a random same-person pair is closer
+    than a random different-person pair (``sklearn.metrics.roc_auc_score``).
+
+    Example:
+        >>> roc_auc(torch.tensor([0.1, 0.5, 0.4, 0.9]), torch.tensor([True, True, False, False]))
+        0.75
+    """
+    d, s = _check_pairs(distances, same)
+    return float(metrics.roc_auc_score(s, -d))
+
+
+def equal_error_rate(distances: torch.Tensor, same: torch.Tensor) -> tuple[float, float]:
+    """The equal error rate: where false accepts equal false rejects.
+
+    Over the thresholds where the accepted set changes, take the one whose
+    ``|FAR - FRR|`` is smallest (the smallest such threshold on ties) and report
+    ``(FAR + FRR) / 2`` there.
+
+    Args:
+        distances: ``(P,)`` pair distances.
+        same: ``(P,)`` bool same-person flags.
+
+    Returns:
+        ``(eer, threshold)`` as floats.
+
+    Example:
+        >>> equal_error_rate(torch.tensor([0.1, 0.2, 0.9, 1.5]),
+        ...                  torch.tensor([True, True, False, False]))
+        (0.0, 0.2)
+    """
+    d, s = _check_pairs(distances, same)
+    fpr, tpr, thr = metrics.roc_curve(s, -d, drop_intermediate=False)
+    fpr, frr, thr = fpr[1:], 1.0 - tpr[1:], -thr[1:]  # drop the accept-nothing point
+    k = int(np.argmin(np.abs(fpr - frr)))
+    return float((fpr[k] + frr[k]) / 2), float(thr[k])
+
+
+def tar_at_far(distances: torch.Tensor, same: torch.Tensor, far: float = 1e-3) -> float:
+    """True accept rate at the largest threshold whose false accept rate is at most ``far``.
+
+    Example:
+        >>> tar_at_far(torch.tensor([0.1, 0.5, 0.4, 0.9]),
+        ...            torch.tensor([True, True, False, False]), far=0.0)
+        0.5
+    """
+    if not 0.0 <= far <= 1.0:
+        raise ValueError(f"far must be in [0, 1], got {far}")
+    d, s = _check_pairs(distances, same)
+    fpr, tpr, _ = metrics.roc_curve(s, -d, drop_intermediate=False)
+    return float(tpr[fpr <= far].max())
+
+
+def _best_accuracy_threshold(d: torch.Tensor, same: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The threshold maximising pair accuracy of ``accept if d <= tau`` (vectorised).
+
+    Candidates sit half-way between consecutive distinct distances, plus one below the
+    smallest (accept nothing) and the largest distance (accept everything).
+    """
+    order = torch.argsort(d)
+    d, same = d[order], same[order].to(torch.float64)
+    n = d.shape[0]
+    tp = torch.cumsum(same, 0)  # same pairs accepted when the first k+1 are accepted
+    fp = torch.cumsum(1.0 - same, 0)
+    acc = (tp + (fp[-1] - fp)) / n  # (n,)
+    last_of_tie = torch.ones(n, dtype=torch.bool, device=d.device)
+    last_of_tie[:-1] = d[1:] > d[:-1]
+    acc = torch.where(last_of_tie, acc, torch.full_like(acc, -1.0))
+    tau = torch.cat([(d[:-1] + d[1:]) / 2, d[-1:]])
+    acc = torch.cat([(fp[-1] / n).reshape(1), acc])  # accept nothing first
+    tau = torch.cat([torch.nextafter(d[:1], torch.full_like(d[:1], -float("inf"))), tau])
+    k = torch.argmax(acc)
+    return tau[k], acc[k]
+
+
+def best_threshold_kfold(
+    distances: torch.Tensor,
+    same: torch.Tensor,
+    *,
+    folds: int = 10,
+    generator: torch.Generator | None = None,
+) -> dict:
+    """Choose the threshold by k-fold cross-validation (the LFW protocol).
+
+    For each fold, the threshold with the best accuracy on the other ``folds - 1`` folds is
+    applied to the held-out fold. Folds interleave the pairs (pair ``p`` goes to fold
+    ``p % folds``), or follow a random permutation when ``generator`` is given.
+
+    Args:
+        distances: ``(P,)`` pair distances, ``P >= folds``.
+        same: ``(P,)`` bool same-person flags.
+        folds: number of folds (10 in LFW).
+        generator: optional, to shuffle the pairs before splitting.
+
+    Returns:
+        A dict with ``threshold`` (mean of the fold thresholds), ``accuracy`` and
+        ``accuracy_std`` (mean and standard deviation of the held-out accuracies), and
+        ``thresholds`` / ``accuracies`` (lists, one per fold).
+
+    Example:
+        >>> d = torch.tensor([0.1, 0.2, 0.3, 1.1, 1.2, 1.3] * 2)
+        >>> same = torch.tensor([True, True, True, False, False, False] * 2)
+        >>> r = best_threshold_kfold(d, same, folds=2)
+        >>> round(r["accuracy"], 3), 0.3 < r["threshold"] < 1.1
+        (1.0, True)
+    """
+    _check_pairs(distances, same)
+    d, s = torch.as_tensor(distances).detach().double(), torch.as_tensor(same).bool()
+    if not isinstance(folds, int) or folds < 2 or folds > d.shape[0]:
+        raise ValueError(f"folds must be an int in [2, {d.shape[0]}] (the pair count), got {folds!r}")
+    p = d.shape[0]
+    if generator is None:
+        fold_of = torch.arange(p, device=d.device) % folds
+    else:
+        perm = torch.randperm(p, generator=generator).to(d.device)
+        fold_of = torch.empty(p, dtype=torch.long, device=d.device)
+        fold_of[perm] = torch.arange(p, device=d.device) % folds
+    thresholds, accuracies = [], []
+    for k in range(folds):
+        test = fold_of == k
+        tau, _ = _best_accuracy_threshold(d[~test], s[~test])
+        accuracies.append(float(((d[test] <= tau) == s[test]).double().mean()))
+        thresholds.append(float(tau))
+    acc = torch.tensor(accuracies, dtype=torch.float64)
+    return {
+        "threshold": float(np.mean(thresholds)),
+        "accuracy": float(acc.mean()),
+        "accuracy_std": float(acc.std(unbiased=False)),
+        "thresholds": thresholds,
+        "accuracies": accuracies,
+    }
+
+
+def _rand(n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    return torch.rand(n, generator=generator).to(device)
+
+
+def one_shot_accuracy(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    n_way: int | None = None,
+    repeats: int = 20,
+    generator: torch.Generator | None = None,
+) -> float:
+    """One-shot N-way identification accuracy over repeated random enrolments.
+
+    Each repeat picks ``n_way`` identities at random (all of them when ``None``), enrols one
+    random image of each, and labels every other image of those identities with the nearest
+    enrolled image (squared L2). Only identities with at least two images take part.
+
+    Args:
+        embeddings: ``(N, E)`` encodings.
+        labels: ``(N,)`` identities.
+        n_way: gallery size ``N``, between 2 and the number of eligible identities.
+        repeats: number of random enrolments to average over.
+        generator: optional, for reproducible draws.
+
+    Returns:
+        The mean accuracy over the repeats, a float in [0, 1].
+
+    Example:
+        >>> e = torch.tensor([[0.0], [0.1], [5.0], [5.2], [9.0], [9.1]])
+        >>> one_shot_accuracy(e, torch.tensor([0, 0, 1, 1, 2, 2]), repeats=3)
+        1.0
+    """
+    _check_embeddings(embeddings, labels)
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+    device = embeddings.device
+    classes, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    eligible = torch.nonzero(counts >= 2).flatten()  # (C,) class indices with a query image
+    num = eligible.shape[0]
+    if num < 2:
+        raise ValueError(
+            f"one-shot accuracy needs at least 2 identities with 2 or more images, got {num}"
+        )
+    n_way = num if n_way is None else n_way
+    if not isinstance(n_way, int) or not 2 <= n_way <= num:
+        raise ValueError(f"n_way must be an int in [2, {num}] (identities with 2+ images), got {n_way!r}")
+    total = 0.0
+    for _ in range(repeats):
+        chosen = eligible[torch.randperm(num, generator=generator)[:n_way].to(device)]  # (n_way,)
+        slot = torch.full((classes.shape[0],), -1, dtype=torch.long, device=device)
+        slot[chosen] = torch.arange(n_way, device=device)
+        members = torch.nonzero(slot[inverse] >= 0).flatten()  # images of the chosen identities
+        key = _rand(members.shape[0], generator, device)
+        order = members[torch.argsort(key)]
+        order = order[torch.argsort(slot[inverse[order]], stable=True)]  # grouped by slot
+        first = torch.cumsum(counts[chosen], 0) - counts[chosen]  # (n_way,) start of each group
+        enrol = order[first]  # (n_way,) one random image per chosen identity, in slot order
+        is_query = torch.ones(order.shape[0], dtype=torch.bool, device=device)
+        is_query[first] = False
+        query = order[is_query]
+        dist = torch.cdist(embeddings[query].double(), embeddings[enrol].double())  # (Q, n_way)
+        pred = torch.argmin(dist, dim=1)
+        total += float((pred == slot[inverse[query]]).double().mean())
+    return total / repeats
+
+
+def identification_accuracy_vs_gallery(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    gallery_sizes: list[int],
+    *,
+    repeats: int = 20,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One-shot identification accuracy for each gallery size K (lesson 4.1).
+
+    With K enrolled people a query must beat K - 1 impostors, so accuracy falls as K grows
+    even though each single comparison stays as good as before.
+
+    Args:
+        embeddings: ``(N, E)`` encodings.
+        labels: ``(N,)`` identities.
+        gallery_sizes: the values of K, each between 2 and the number of identities.
+        repeats: random enrolments per K.
+        generator: optional, for reproducible draws.
+
+    Returns:
+        ``(len(gallery_sizes),)`` float64 accuracies on ``embeddings.device``.
+
+    Example:
+        >>> e = torch.tensor([[0.0], [0.1], [5.0], [5.2], [9.0], [9.1]])
+        >>> identification_accuracy_vs_gallery(e, torch.tensor([0, 0, 1, 1, 2, 2]), [2, 3],
+        ...                                    repeats=2).tolist()
+        [1.0, 1.0]
+    """
+    acc = [
+        one_shot_accuracy(embeddings, labels, n_way=k, repeats=repeats, generator=generator)
+        for k in gallery_sizes
+    ]
+    return torch.tensor(acc, dtype=torch.float64, device=embeddings.device)

@@ -1,0 +1,197 @@
+"""Evaluation: ROC / EER / TAR@FAR / k-fold threshold against brute-force scans, one-shot accuracy
+against a loop."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from coursekit.face.evaluation import (
+    all_pairs,
+    best_threshold_kfold,
+    equal_error_rate,
+    identification_accuracy_vs_gallery,
+    one_shot_accuracy,
+    pair_distances,
+    roc_auc,
+    roc_curve_pairs,
+    tar_at_far,
+)
+
+
+def _random_pairs(p=200, seed=0, ties=False):
+    g = torch.Generator().manual_seed(seed)
+    same = torch.rand(p, generator=g) < 0.4
+    d = torch.rand(p, generator=g, dtype=torch.float64) + torch.where(same, 0.0, 0.5)
+    if ties:
+        d = (d * 5).round() / 5
+    return d, same
+
+
+def _far_frr(d, same, tau):
+    acc = d <= tau
+    far = (acc & ~same).sum().item() / (~same).sum().item()
+    frr = (~acc & same).sum().item() / same.sum().item()
+    return far, frr
+
+
+def _scan(d, same):
+    """Brute force: every distinct distance as a threshold, in increasing order."""
+    return [(float(t), *_far_frr(d, same, t)) for t in sorted(set(d.tolist()))]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_eer_matches_threshold_scan(ties):
+    d, same = _random_pairs(ties=ties)
+    best = min(_scan(d, same), key=lambda r: (abs(r[1] - r[2]), r[0]))
+    eer, tau = equal_error_rate(d, same)
+    assert eer == pytest.approx((best[1] + best[2]) / 2)
+    assert tau == pytest.approx(best[0])
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_roc_curve_matches_scan(ties):
+    d, same = _random_pairs(ties=ties)
+    far, tar, tau = roc_curve_pairs(d, same)
+    assert far[0] == 0 and tar[0] == 0 and tau[0] == -float("inf")
+    for t, f, r in _scan(d, same):
+        k = int(torch.nonzero(tau == t)[0])
+        assert far[k].item() == pytest.approx(f)
+        assert tar[k].item() == pytest.approx(1 - r)
+    assert torch.all(tau[1:] >= tau[:-1])
+
+
+def test_auc_matches_pair_counting():
+    d, same = _random_pairs(p=80, ties=True)
+    pos, neg = d[same], d[~same]
+    wins = (pos[:, None] < neg[None, :]).double() + 0.5 * (pos[:, None] == neg[None, :]).double()
+    assert roc_auc(d, same) == pytest.approx(wins.mean().item())
+
+
+@pytest.mark.parametrize("target", [0.0, 0.01, 0.1, 0.5])
+def test_tar_at_far_matches_scan(target):
+    d, same = _random_pairs()
+    ok = [1 - frr for _, far, frr in _scan(d, same) if far <= target]
+    assert tar_at_far(d, same, far=target) == pytest.approx(max(ok, default=0.0))
+
+
+def test_kfold_threshold_reference():
+    d, same = _random_pairs(p=100)
+    folds = 5
+    r = best_threshold_kfold(d, same, folds=folds)
+    fold_of = torch.arange(100) % folds
+    for k in range(folds):
+        tr, te = fold_of != k, fold_of == k
+        # brute force: accuracy of every candidate on the training folds
+        cands = sorted(set(d[tr].tolist()))
+        best = max(((d[tr] <= t) == same[tr]).double().mean().item() for t in cands + [-1.0])
+        tau = r["thresholds"][k]
+        assert ((d[tr] <= tau) == same[tr]).double().mean().item() == pytest.approx(best)
+        assert r["accuracies"][k] == pytest.approx(((d[te] <= tau) == same[te]).double().mean().item())
+    assert r["accuracy"] == pytest.approx(sum(r["accuracies"]) / folds)
+    g = torch.Generator().manual_seed(1)
+    assert 0.5 < best_threshold_kfold(d, same, folds=5, generator=g)["accuracy"] <= 1.0
+
+
+def test_perfect_separation():
+    d = torch.tensor([0.1, 0.2, 0.3, 0.8, 0.9, 1.0])
+    same = torch.tensor([True, True, True, False, False, False])
+    assert roc_auc(d, same) == 1.0
+    assert equal_error_rate(d, same)[0] == 0.0
+    assert tar_at_far(d, same, far=0.0) == 1.0
+    r = best_threshold_kfold(d, same, folds=3)
+    assert r["accuracy"] == 1.0 and 0.3 <= r["threshold"] < 0.8
+
+
+def test_pair_errors():
+    with pytest.raises(ValueError, match="both same-person and different"):
+        roc_auc(torch.rand(4), torch.ones(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"\(P,\)"):
+        equal_error_rate(torch.rand(4, 1), torch.ones(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="folds"):
+        best_threshold_kfold(torch.rand(4), torch.tensor([True, False, True, False]), folds=10)
+    with pytest.raises(ValueError, match="far"):
+        tar_at_far(torch.rand(4), torch.tensor([True, False, True, False]), far=2.0)
+
+
+def test_all_pairs_and_distances(device):
+    labels = torch.tensor([0, 1, 0, 2], device=device)
+    i, j, same = all_pairs(labels)
+    assert i.shape == (6,) and bool((i < j).all()) and same.sum().item() == 1
+    e = torch.randn(4, 3, device=device)
+    d = pair_distances(e, i, j)
+    ref = torch.stack([((e[a] - e[b]) ** 2).sum() for a, b in zip(i.tolist(), j.tolist())])
+    torch.testing.assert_close(d, ref)
+    assert d.device.type == device.type
+
+
+def _one_shot_loop(e, labels, enrol_idx):
+    """Loop reference for one enrolment: nearest enrolled image for each other image."""
+    correct = total = 0
+    enrolled = {int(labels[k]): k for k in enrol_idx}
+    for q in range(len(labels)):
+        if int(labels[q]) not in enrolled or q in enrol_idx:
+            continue
+        best = min(enrolled, key=lambda c: ((e[q] - e[enrolled[c]]) ** 2).sum().item())
+        correct += best == int(labels[q])
+        total += 1
+    return correct / total
+
+
+def test_one_shot_accuracy_matches_loop():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(6).repeat_interleave(4)
+    e = torch.randn(6, 5, generator=g)[labels] + 0.9 * torch.randn(24, 5, generator=g)
+    # a full gallery with one repeat: replay the draw to know which images were enrolled
+    acc = one_shot_accuracy(e, labels, repeats=1, generator=torch.Generator().manual_seed(3))
+    refs = []
+    for enrol in _all_enrolments(labels, trials=300):
+        refs.append(_one_shot_loop(e, labels, enrol))
+    assert min(refs) <= acc <= max(refs)
+    # averaged over many repeats, the vectorised estimate matches the loop's average
+    many = one_shot_accuracy(e, labels, repeats=300, generator=torch.Generator().manual_seed(5))
+    assert many == pytest.approx(sum(refs) / len(refs), abs=0.03)
+
+
+def _all_enrolments(labels, trials):
+    g = torch.Generator().manual_seed(11)
+    out = []
+    for _ in range(trials):
+        enrol = []
+        for c in labels.unique().tolist():
+            idx = torch.nonzero(labels == c).flatten()
+            enrol.append(int(idx[torch.randint(len(idx), (1,), generator=g)]))
+        out.append(enrol)
+    return out
+
+
+def test_one_shot_separable_and_singletons(device):
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 3], device=device)  # identity 3 has one image
+    e = labels[:, None].double() * 10 + 0.1 * torch.arange(8, device=device)[:, None]
+    assert one_shot_accuracy(e, labels, repeats=5) == 1.0
+    assert one_shot_accuracy(e, labels, n_way=2, repeats=5) == 1.0
+    with pytest.raises(ValueError, match="n_way"):
+        one_shot_accuracy(e, labels, n_way=4)  # identity 3 cannot take part
+    with pytest.raises(ValueError, match="at least 2 identities"):
+        one_shot_accuracy(e[:3], labels[:3])
+    with pytest.raises(ValueError, match=r"\(N,\)"):
+        one_shot_accuracy(e, labels[:3])
+
+
+def test_one_shot_is_reproducible():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(5).repeat_interleave(3)
+    e = torch.randn(15, 4, generator=g)
+    a = one_shot_accuracy(e, labels, repeats=4, generator=torch.Generator().manual_seed(7))
+    b = one_shot_accuracy(e, labels, repeats=4, generator=torch.Generator().manual_seed(7))
+    assert a == b
+
+
+def test_identification_accuracy_falls_with_gallery(device):
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(30).repeat_interleave(4).to(device)
+    e = (torch.randn(30, 8, generator=g)[labels.cpu()] + 0.8 * torch.randn(120, 8, generator=g)).to(device)
+    acc = identification_accuracy_vs_gallery(e, labels, [2, 10, 30], repeats=30,
+                                             generator=torch.Generator().manual_seed(1))
+    assert acc.shape == (3,) and acc.device.type == device.type
+    assert acc[0] > acc[1] > acc[2]
