@@ -1,0 +1,264 @@
+"""The machinery shared by every self-check: cases, comparison, one-line reports.
+
+A check is a list of :class:`Case` objects run by :func:`run_check`. Each case calls the student's
+function on fresh copies of its inputs, compares the result with the expected value, and on a
+mismatch looks through the case's known mistakes (the value a classic slip would give) to pick the
+matching hint. A check prints exactly one line and returns ``True``/``False``; it never raises.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+__all__: list[str] = []  # private module: nothing re-exported
+
+NOT_IMPLEMENTED = "not implemented yet — fill in the cell above and run it again"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """The result a classic mistake would produce on a case, and the hint that names it."""
+
+    value: Any
+    hint: str
+
+
+@dataclass
+class Case:
+    """One input of a check.
+
+    Attributes:
+        name: short name printed on failure (it says what the case is built to expose).
+        args: positional arguments; deep-copied before each call, so the student's function
+            can neither change the expected value nor the next case.
+        expected: the right result (tensor, float, int, bool, None, str, or tuples of these).
+        hint: printed when the result is wrong and no known mistake matches.
+        kwargs: keyword arguments, copied like ``args``.
+        mistakes: results of classic mistakes on these inputs, each with its own hint.
+        call: replaces the plain call ``fn(*args, **kwargs)``, e.g. to also run a backward pass.
+        inputs: description of the inputs; built from ``args``/``kwargs`` when empty.
+        rtol, atol: tolerances for floating-point values.
+    """
+
+    name: str
+    args: tuple
+    expected: Any
+    hint: str
+    kwargs: dict = field(default_factory=dict)
+    mistakes: Sequence[Mistake] = ()
+    call: Callable[[Callable, tuple, dict], Any] | None = None
+    inputs: str = ""
+    rtol: float = 1e-4
+    atol: float = 1e-5
+
+
+def gen(seed: int) -> torch.Generator:
+    """A local generator, so a check never reads or moves the global RNG state."""
+    return torch.Generator().manual_seed(seed)
+
+
+def randn(*shape: int, seed: int) -> torch.Tensor:
+    """A float32 normal tensor drawn from a local generator."""
+    return torch.randn(*shape, generator=gen(seed))
+
+
+def rand(*shape: int, seed: int) -> torch.Tensor:
+    """A float32 uniform [0, 1) tensor drawn from a local generator."""
+    return torch.rand(*shape, generator=gen(seed))
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting
+
+
+def _num(x: float) -> str:
+    if isinstance(x, bool):
+        return repr(x)
+    if isinstance(x, numbers.Integral):
+        return str(int(x))
+    x = float(x)
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    if x == int(x) and abs(x) < 1e6:
+        return f"{x:.1f}"
+    return f"{x:.4g}"
+
+
+def fmt(value: Any, *, brief: bool = False) -> str:
+    """A short description: tensors as shape plus a few rounded numbers (``brief``: shape only)."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach()
+        if t.dim() == 0:
+            return _num(t.item()) if not t.dtype == torch.bool else repr(bool(t.item()))
+        shape = "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
+        if brief or t.is_complex():
+            return f"tensor {shape}"
+        flat = t.reshape(-1)
+        shown = ", ".join(_num(v) for v in flat[:4].tolist())
+        more = ", …" if flat.numel() > 4 else ""
+        return f"tensor {shape} [{shown}{more}]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{k!r}: {fmt(v, brief=True)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, tuple | list):
+        inner = ", ".join(fmt(v, brief=brief) for v in value)
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        return _num(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fmt_input(value: Any) -> str:
+    small = not isinstance(value, torch.Tensor) or value.numel() <= 6
+    return fmt(value, brief=not small)
+
+
+def describe(args: tuple, kwargs: dict) -> str:
+    """The inputs of a case: small tensors with their values, larger ones as shapes."""
+    parts = [_fmt_input(a) for a in args] + [f"{k}={_fmt_input(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# comparison
+
+
+def _as_float(value: Any) -> float | None:
+    """A real number from a Python/NumPy number or a one-element tensor; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype == torch.bool:
+        return float(value.detach().reshape(()).item())
+    if hasattr(value, "item") and getattr(value, "size", None) == 1:  # numpy scalar / array
+        try:
+            return float(value.item())
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype == torch.bool:
+        return bool(value.item())
+    if type(value).__name__ == "bool_":  # numpy.bool_
+        return bool(value)
+    return None
+
+
+def compare(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
+    """``None`` when ``got`` matches ``expected``, otherwise a short reason."""
+    if expected is None:
+        return None if got is None else "expected None"
+    if isinstance(expected, bool):
+        b = _as_bool(got)
+        if b is None:
+            return "expected True or False"
+        return None if b == expected else "wrong truth value"
+    if isinstance(expected, str):
+        return None if got == expected else "wrong value"
+    if isinstance(expected, numbers.Integral):
+        if isinstance(got, bool) or not isinstance(got, numbers.Integral):
+            f = _as_float(got)
+            if f is not None and f == expected:
+                return "expected an int, got a float"
+            return "wrong value"
+        return None if int(got) == int(expected) else "wrong value"
+    if isinstance(expected, numbers.Real):
+        f = _as_float(got)
+        if f is None:
+            if isinstance(got, torch.Tensor):
+                return f"expected a single number, got a tensor of shape {tuple(got.shape)}"
+            return "expected a number"
+        if math.isnan(f):
+            return "got nan"
+        return None if math.isclose(f, float(expected), rel_tol=rtol, abs_tol=atol) else "wrong value"
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return "expected a tensor"
+        if tuple(got.shape) != tuple(expected.shape):
+            return f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
+        g, e = got.detach().cpu().double(), expected.detach().cpu().double()
+        if torch.isnan(g).any() and not torch.isnan(e).any():
+            return "got nan"
+        return None if torch.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True) else "wrong values"
+    if isinstance(expected, tuple):
+        if not isinstance(got, tuple | list) or len(got) != len(expected):
+            return f"expected a tuple of {len(expected)} values"
+        for g, e in zip(got, expected):
+            reason = compare(g, e, rtol, atol)
+            if reason is not None:
+                return reason
+        return None
+    return None if got == expected else "wrong value"
+
+
+# ---------------------------------------------------------------------------------------------
+# running
+
+
+def _error_text(err: BaseException) -> str:
+    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if len(message) > 100:
+        message = message[:97] + "..."
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
+
+
+def _run_case(fn: Callable, case: Case) -> str | None:
+    """``None`` when the case passes, ``NOT_IMPLEMENTED``, or the one-line failure text."""
+    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+    inputs = case.inputs or describe(case.args, case.kwargs)
+    try:
+        got = case.call(fn, args, kwargs) if case.call else fn(*args, **kwargs)
+    except NotImplementedError:
+        return NOT_IMPLEMENTED
+    except Exception as err:  # noqa: BLE001 - any error in the student's code is a failed case
+        return (f"case '{case.name}' failed — input: {inputs}, expected: {fmt(case.expected)}, "
+                f"got: {_error_text(err)} — hint: {case.hint}")
+    try:
+        reason = compare(got, case.expected, case.rtol, case.atol)
+        if reason is None:
+            return None
+        hint = case.hint
+        for mistake in case.mistakes:
+            if compare(got, mistake.value, case.rtol, case.atol) is None:
+                hint = mistake.hint
+                break
+        else:
+            if reason not in ("wrong value", "wrong values", "wrong truth value"):
+                hint = f"{reason}; {hint}"
+        got_text = fmt(got)
+    except Exception as err:  # noqa: BLE001 - an odd return type must not crash the check
+        return (f"case '{case.name}' failed — input: {inputs}, expected: {fmt(case.expected)}, "
+                f"got: an unexpected value ({_error_text(err)}) — hint: {case.hint}")
+    return (f"case '{case.name}' failed — input: {inputs}, expected: {fmt(case.expected)}, "
+            f"got: {got_text} — hint: {hint}")
+
+
+def run_check(check_name: str, fn: Any, cases: Sequence[Case]) -> bool:
+    """Run ``cases`` against ``fn``; print one line and return whether every case passed."""
+    if not callable(fn):
+        print(f"{check_name}: expected your function, got {fmt(fn)} — pass the function itself, "
+              "e.g. check(my_function), not check(my_function(...))")
+        return False
+    for case in cases:
+        outcome = _run_case(fn, case)
+        if outcome == NOT_IMPLEMENTED:
+            print(f"{check_name}: {NOT_IMPLEMENTED}")
+            return False
+        if outcome is not None:
+            print(f"{check_name}: {outcome}")
+            return False
+    print(f"{check_name}: all {len(cases)} cases passed")
+    return True

@@ -1,0 +1,307 @@
+"""Self-checks for the face-recognition exercises (lessons 4.1–4.5): ``verify``, ``who_is_it``,
+``encoding_distance``, ``triplet_loss`` and ``chi2_features``.
+
+Distances are squared L2 throughout (FaceNet, Schroff et al. 2015). The references below are
+written independently of :mod:`coursekit.face`, in a few lines of plain torch each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from coursekit.exercises._framework import Case, Mistake, rand, randn, run_check
+
+__all__ = [
+    "check_chi2_features",
+    "check_encoding_distance",
+    "check_triplet_loss",
+    "check_verify",
+    "check_who_is_it",
+]
+
+_SQUARED = "distances are SQUARED L2: sum of squared differences, without the square root"
+_NOT_SQUARED = "square the differences before summing: ‖a−b‖² = Σ (a−b)²"
+_SUM_NOT_MEAN = "sum the squared differences over the embedding (do not average them)"
+
+
+def _sq(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(((a - b) ** 2).sum())
+
+
+def _t(*values: float) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.1 verify
+
+
+def check_verify(verify: Callable) -> bool:
+    """Check ``verify(encoding, database, name, threshold) -> (distance, accepted)``.
+
+    ``distance`` is ‖encoding − database[name]‖² and ``accepted`` is ``distance <= threshold``.
+    Prints one line and returns whether every case passed.
+
+    Example:
+        >>> def verify(encoding, database, name, threshold):
+        ...     distance = float(((encoding - database[name]) ** 2).sum())
+        ...     return distance, distance <= threshold
+        >>> check_verify(verify)
+        check_verify: all 6 cases passed
+        True
+    """
+    db = {"ana": _t(0, 0, 0, 0), "bo": _t(3.1, 4.2, 0, 0), "cy": _t(1, 1, 1, 1)}
+    near = _t(0.3, 0.2, 0.1, 0.2)                      # ‖near − ana‖² = 0.18, ‖·‖ = 0.42
+    exact = _t(3, 4, 0, 0)                              # ‖exact − ana‖² = 25 exactly
+    rnd, rdb = randn(8, seed=1), {"x": randn(8, seed=2), "y": randn(8, seed=3)}
+    threshold_hint = "accept when distance ≤ threshold (compare the distance with the threshold)"
+
+    def case(name, enc, base, who, threshold, hint, extra=()):
+        d = _sq(enc, base[who])
+        mistakes = [Mistake((d ** 0.5, d ** 0.5 <= threshold), _SQUARED),
+                    Mistake((d ** 0.5, d <= threshold), _SQUARED),
+                    Mistake((d / enc.numel(), d / enc.numel() <= threshold), _SUM_NOT_MEAN),
+                    Mistake((d, d >= threshold), "the threshold test is reversed: accept when "
+                            "distance ≤ threshold (a small distance means the same person)"),
+                    *extra]
+        return Case(name, (enc, base, who, threshold), (d, d <= threshold), hint, mistakes=mistakes)
+
+    cases = [
+        case("same person, accepted", near, db, "ana", 0.3, threshold_hint),
+        case("different person, rejected", exact, db, "cy", 10.0, threshold_hint),
+        case("squared distance decides", near, db, "ana", 0.2,
+             "0.18 ≤ 0.2 with the squared distance; the plain L2 distance 0.42 would reject"),
+        case("boundary: distance == threshold", exact, db, "ana", 25.0,
+             "a distance exactly equal to the threshold is accepted: use ≤, not <",
+             extra=[Mistake((25.0, False), "a distance exactly equal to the threshold is "
+                            "accepted: use distance <= threshold, not <")]),
+        case("compare with the named person", exact, db, "bo", 0.1,
+             "compare with database[name], not with another entry of the database"),
+        case("random 8-d encodings", rnd, rdb, "y", 5.0, threshold_hint),
+    ]
+    return run_check("check_verify", verify, cases)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.2 who_is_it
+
+
+def check_who_is_it(who_is_it: Callable) -> bool:
+    """Check ``who_is_it(encoding, database, threshold) -> (name or None, distance)``.
+
+    The name is the nearest entry by squared L2 distance, ``distance`` the smallest squared
+    distance, and the name is ``None`` when that distance is larger than the threshold.
+
+    Example:
+        >>> def who_is_it(encoding, database, threshold):
+        ...     name, d = min(((n, float(((encoding - e) ** 2).sum())) for n, e in database.items()),
+        ...                   key=lambda item: item[1])
+        ...     return (name if d <= threshold else None), d
+        >>> check_who_is_it(who_is_it)
+        check_who_is_it: all 6 cases passed
+        True
+    """
+    db = {"ana": _t(2, 0, 0, 0), "bo": _t(0.5, 0, 0, 0), "cy": _t(0, 0.2, 0, 0), "dan": _t(5, 5, 5, 5)}
+    enc = _t(0.4, 0, 0, 0)  # squared distances: ana 2.56, bo 0.01, cy 0.2, dan 96.16
+    big = {f"p{i}": randn(16, seed=10 + i) for i in range(6)}
+    query = big["p4"] + 0.3 * randn(16, seed=99)
+
+    def case(name, encoding, base, threshold, hint):
+        dists = {n: _sq(encoding, e) for n, e in base.items()}
+        best = min(dists, key=dists.get)
+        worst = max(dists, key=dists.get)
+        d = dists[best]
+        expected = (best if d <= threshold else None, d)
+        first_below = next((n for n, v in dists.items() if v <= threshold), None)
+        mistakes = [
+            Mistake((worst, dists[worst]), "pick the SMALLEST distance (the nearest person), not "
+                    "the largest"),
+            Mistake((worst if dists[worst] <= threshold else None, dists[worst]),
+                    "pick the SMALLEST distance (the nearest person), not the largest"),
+            Mistake((best if d ** 0.5 <= threshold else None, d ** 0.5), _SQUARED),
+            Mistake((best if d <= threshold else None, d ** 0.5), _SQUARED),
+            Mistake((best if d < threshold else None, d), "return None only when the smallest "
+                    "distance is LARGER than the threshold (distance == threshold is a match)"),
+            Mistake((best if d > threshold else None, d), "the threshold test is reversed: return "
+                    "None when the smallest distance is > threshold"),
+            Mistake((first_below, dists.get(first_below)), "keep looking after the first person "
+                    "under the threshold: return the nearest one"),
+        ]
+        return Case(name, (encoding, base, threshold), expected, hint, mistakes=mistakes)
+
+    exact_db = {"far": _t(9, 9, 0), "edge": _t(3, 4, 0)}  # squared distance to 0: 162, 25
+    cases = [
+        case("nearest of four", enc, db, 0.5, "return the name with the smallest squared distance "
+             "and that distance"),
+        case("two under the threshold", enc, db, 3.0, "several people are under the threshold: "
+             "return the nearest one"),
+        case("nobody close enough", _t(10, -10, 10, -10), db, 1.0, "when the smallest distance is "
+             "> threshold, return (None, smallest distance)"),
+        case("squared distance decides", enc, {"cy": db["cy"], "dan": db["dan"]}, 0.3,
+             "0.2 ≤ 0.3 with the squared distance; the plain L2 distance 0.45 would say None"),
+        case("boundary: distance == threshold", _t(0, 0, 0), exact_db, 25.0,
+             "a smallest distance exactly equal to the threshold is still a match (use ≤)"),
+        case("six random 16-d people", query, big, 10.0, "return the name with the smallest "
+             "squared distance and that distance"),
+    ]
+    return run_check("check_who_is_it", who_is_it, cases)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.3 encoding_distance
+
+
+def check_encoding_distance(encoding_distance: Callable) -> bool:
+    """Check ``encoding_distance(f1, f2)``: (B, E), (B, E) → (B,) squared L2 distance per row.
+
+    Example:
+        >>> check_encoding_distance(lambda f1, f2: ((f1 - f2) ** 2).sum(dim=1))
+        check_encoding_distance: all 5 cases passed
+        True
+    """
+    def case(name, f1, f2, hint):
+        diff2 = (f1 - f2) ** 2
+        d = diff2.sum(dim=1)
+        mistakes = [
+            Mistake(d.sqrt(), _SQUARED),
+            Mistake(diff2.sum(dim=0), "sum over the embedding axis (dim=1), one distance per row "
+                    "— not over the batch axis (dim=0)"),
+            Mistake(d / f1.shape[1], _SUM_NOT_MEAN),
+            Mistake((f1 - f2).sum(dim=1), _NOT_SQUARED),
+            Mistake((f1 - f2).abs().sum(dim=1), _NOT_SQUARED),
+            Mistake(d.sum(), "return one distance per row, shape (B,): sum over dim=1 only"),
+            Mistake(d[:, None], "return shape (B,), not (B, 1): drop keepdim"),
+        ]
+        return Case(name, (f1, f2), d, hint, mistakes=mistakes)
+
+    square1, square2 = randn(4, 4, seed=21), randn(4, 4, seed=22)
+    cases = [
+        case("batch of 3, E=5", randn(3, 5, seed=23), randn(3, 5, seed=24),
+             "return ((f1 − f2)²).sum over dim=1, shape (B,)"),
+        case("square batch (B == E)", square1, square2,
+             "sum over the embedding axis (dim=1), one distance per row"),
+        case("small integers", _t(0, 0, 3, 0, 0, 1).reshape(2, 3), _t(4, 0, 0, 1, 2, 3).reshape(2, 3),
+             "rows [0,0,3]−[4,0,0] → 25, [0,0,1]−[1,2,3] → 9"),
+        case("identical rows give 0", square1, square1.clone(), "a row against itself is at distance 0"),
+        case("batch of 1, E=128", randn(1, 128, seed=25), randn(1, 128, seed=26),
+             "return shape (1,) for a batch of one"),
+    ]
+    return run_check("check_encoding_distance", encoding_distance, cases)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.4 triplet_loss
+
+
+def check_triplet_loss(triplet_loss: Callable) -> bool:
+    """Check ``triplet_loss(anchor, positive, negative, alpha=0.2)``: a scalar
+    Σ_i max(‖a_i − p_i‖² − ‖a_i − n_i‖² + α, 0) over the batch.
+
+    Example:
+        >>> def triplet_loss(anchor, positive, negative, alpha=0.2):
+        ...     pos = ((anchor - positive) ** 2).sum(dim=-1)
+        ...     neg = ((anchor - negative) ** 2).sum(dim=-1)
+        ...     return torch.clamp(pos - neg + alpha, min=0).sum()
+        >>> check_triplet_loss(triplet_loss)
+        check_triplet_loss: all 6 cases passed
+        True
+    """
+    def case(name, a, p, n, hint, alpha=None):
+        kwargs = {} if alpha is None else {"alpha": alpha}
+        al = 0.2 if alpha is None else alpha
+        pos, neg = ((a - p) ** 2).sum(dim=-1), ((a - n) ** 2).sum(dim=-1)
+        per = pos - neg + al
+        loss = float(per.clamp(min=0).sum())
+        lpos, lneg = pos.sqrt(), neg.sqrt()
+        wpos, wneg = ((a - p) ** 2).sum(dim=0), ((a - n) ** 2).sum(dim=0)
+        mistakes = [
+            Mistake(float(per.sum()), "apply max(·, 0) to each triplet: triplets that already "
+                    "satisfy the margin must contribute 0, not a negative loss"),
+            Mistake(max(float(per.sum()), 0.0), "apply max(·, 0) to EACH triplet before summing, "
+                    "not once to the total"),
+            Mistake(float(per.clamp(min=0).mean()), "sum the per-triplet losses over the batch "
+                    "(do not average them)"),
+            Mistake(float((lpos - lneg + al).clamp(min=0).sum()), _SQUARED),
+            Mistake(float((wpos - wneg + al).clamp(min=0).sum()), "compute one distance per "
+                    "triplet: sum the squared differences over the embedding axis (dim=-1), "
+                    "not over the batch"),
+            Mistake(float((pos - neg + 0.2).clamp(min=0).sum()), "use the alpha argument, not a "
+                    "hard-coded 0.2"),
+            Mistake(float((neg - pos + al).clamp(min=0).sum()), "the positive distance comes "
+                    "first: ‖a−p‖² − ‖a−n‖² + α"),
+        ]
+        if alpha is None:
+            mistakes = [m for m in mistakes if "hard-coded" not in m.hint]
+        return Case(name, (a, p, n), loss, hint, kwargs=kwargs, mistakes=mistakes)
+
+    a = _t(0, 0, 0, 0, 0, 0).reshape(3, 2)
+    p = _t(1, 0, 0, 0.5, 0.1, 0).reshape(3, 2)    # ‖a−p‖² = 1, 0.25, 0.01
+    n = _t(0, 0.5, 2, 0, 0, 0.3).reshape(3, 2)    # ‖a−n‖² = 0.25, 4, 0.09
+    a8, p8 = randn(4, 4, seed=31), randn(4, 4, seed=32)
+    n8 = randn(4, 4, seed=33)
+    cases = [
+        case("mixed: some triplets inside the margin", a, p, n,
+             "loss = Σ_i max(‖a_i−p_i‖² − ‖a_i−n_i‖² + α, 0)"),
+        case("all triplets satisfy the margin → 0", a, a + 0.01, a + 3.0,
+             "when every ‖a−n‖² exceeds ‖a−p‖² + α the loss is exactly 0"),
+        case("alpha=1.5 given as keyword", a, p, n, "use the alpha argument", alpha=1.5),
+        case("random 4×4 batch", a8, p8, n8,
+             "one squared distance per triplet (sum over dim=-1), then max(·, 0), then sum"),
+        case("single triplet, E=16", randn(1, 16, seed=34), randn(1, 16, seed=35),
+             randn(1, 16, seed=36), "a batch of one gives a single max(·, 0) term"),
+        case("alpha=0", a8, p8, n8, "with alpha=0 only triplets whose negative is nearer count",
+             alpha=0.0),
+    ]
+    return run_check("check_triplet_loss", triplet_loss, cases)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.5 chi2_features
+
+
+def check_chi2_features(chi2_features: Callable) -> bool:
+    """Check ``chi2_features(f_i, f_j, eps=1e-6)``: (B, E), (B, E) → (B, E) with
+    (f_i − f_j)² / (|f_i| + |f_j| + eps).
+
+    Example:
+        >>> check_chi2_features(lambda f_i, f_j, eps=1e-6:
+        ...     (f_i - f_j) ** 2 / (f_i.abs() + f_j.abs() + eps))
+        check_chi2_features: all 5 cases passed
+        True
+    """
+    def case(name, fi, fj, hint, eps=None):
+        kwargs = {} if eps is None else {"eps": eps}
+        e = 1e-6 if eps is None else eps
+        num = (fi - fj) ** 2
+        den = fi.abs() + fj.abs() + e
+        out = num / den
+        mistakes = [
+            Mistake(num / (fi + fj + e), "use |f_i| + |f_j| in the denominator (encodings can be "
+                    "negative)"),
+            Mistake(out.sum(dim=1), "keep one feature per embedding dimension: return (B, E), "
+                    "do not sum"),
+            Mistake((fi - fj).abs() / den, "square the difference in the numerator"),
+            Mistake(num / (fi.abs() + fj.abs()), "add eps to the denominator so 0/0 cannot "
+                    "give nan"),
+            Mistake(num / (fi.abs() + fj.abs() + 1e-6), "use the eps argument, not a hard-coded "
+                    "1e-6"),
+        ]
+        if eps is None:
+            mistakes = [m for m in mistakes if "hard-coded" not in m.hint]
+        return Case(name, (fi, fj), out, hint, kwargs=kwargs, mistakes=mistakes)
+
+    fi, fj = rand(3, 4, seed=41), rand(3, 4, seed=42)
+    zeros = torch.zeros(2, 3)
+    cases = [
+        case("non-negative encodings", fi, fj, "(f_i − f_j)² / (|f_i| + |f_j| + eps), element-wise"),
+        case("encodings with negative values", randn(3, 5, seed=43), randn(3, 5, seed=44),
+             "use the absolute values |f_i| + |f_j| in the denominator"),
+        case("zeros in both (0/0)", zeros, torch.cat([zeros[:1], rand(1, 3, seed=45)]),
+             "eps in the denominator keeps 0/0 at 0 instead of nan"),
+        case("eps=0.5 given as keyword", fi, fj, "use the eps argument", eps=0.5),
+        case("square batch 4×4", rand(4, 4, seed=46), rand(4, 4, seed=47),
+             "return (B, E), one feature per dimension"),
+    ]
+    return run_check("check_chi2_features", chi2_features, cases)

@@ -1,0 +1,344 @@
+"""Self-checks for the neural-style-transfer exercises (lessons 4.6, 4.8–4.10): ``vgg_preprocess``,
+``total_cost``, ``content_cost``, ``gram_matrix``, ``layer_style_cost`` and ``style_cost``.
+
+Costs follow Gatys, Ecker & Bethge (2015), "A Neural Algorithm of Artistic Style", with the
+normalisations of the deep-learning course's assignment. Activations are channels-last
+(n_H, n_W, n_C). The references below are written independently of :mod:`coursekit.style`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from coursekit.exercises._framework import Case, Mistake, rand, randn, run_check
+
+__all__ = [
+    "check_content_cost",
+    "check_gram_matrix",
+    "check_layer_style_cost",
+    "check_style_cost",
+    "check_total_cost",
+    "check_vgg_preprocess",
+]
+
+_VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.6 vgg_preprocess
+
+
+def check_vgg_preprocess(vgg_preprocess: Callable) -> bool:
+    """Check ``vgg_preprocess(image)``: RGB (3, H, W) in [0, 1] → (1, 3, H, W) BGR in 0–255
+    minus the mean [103.939, 116.779, 123.68] (B, G, R order).
+
+    Example:
+        >>> def vgg_preprocess(image):
+        ...     mean = torch.tensor([103.939, 116.779, 123.68]).view(3, 1, 1)
+        ...     return (image.flip(0) * 255 - mean).unsqueeze(0)
+        >>> check_vgg_preprocess(vgg_preprocess)
+        check_vgg_preprocess: all 5 cases passed
+        True
+    """
+    mean = torch.tensor(_VGG_MEAN_BGR).view(3, 1, 1)
+
+    def case(name, image, hint):
+        bgr = image.flip(0)
+        out = (bgr * 255 - mean).unsqueeze(0)
+        mistakes = [
+            Mistake((image * 255 - mean).unsqueeze(0), "reorder the channels from R, G, B to "
+                    "B, G, R (image.flip(0) or image[[2, 1, 0]]) before subtracting the mean"),
+            Mistake((image * 255 - mean.flip(0)).unsqueeze(0), "reorder the channels from R, G, B "
+                    "to B, G, R (image.flip(0) or image[[2, 1, 0]])"),
+            Mistake((bgr - mean).unsqueeze(0), "scale to 0–255 first (multiply by 255), then "
+                    "subtract the mean"),
+            Mistake((bgr * 255 - mean.flip(0)).unsqueeze(0), "the mean [103.939, 116.779, 123.68] "
+                    "is already in B, G, R order: subtract it as it is from the B, G, R image"),
+            Mistake(bgr * 255 - mean, "add the batch dimension: return shape (1, 3, H, W) "
+                    "(.unsqueeze(0))"),
+            Mistake((bgr * 255 + mean).unsqueeze(0), "SUBTRACT the mean, don't add it"),
+        ]
+        return Case(name, (image,), out, hint, mistakes=mistakes, atol=1e-3)
+
+    solid = torch.stack([torch.full((2, 2), 1.0), torch.full((2, 2), 0.5), torch.zeros(2, 2)])
+
+    def unchanged(fn, args, kwargs):
+        fn(*args, **kwargs)
+        return args[0]
+
+    image = rand(3, 4, 6, seed=51)
+    cases = [
+        case("solid colour R=1, G=0.5, B=0", solid,
+             "the output's channel 0 is blue: 0·255 − 103.939 = −103.939"),
+        case("random 4×6 (non-square) image", image, "keep (H, W) as they are: (1, 3, H, W)"),
+        case("black image gives minus the mean", torch.zeros(3, 3, 3),
+             "a black image becomes −[103.939, 116.779, 123.68] per B, G, R channel"),
+        Case("input image left unchanged", (image,), image, "work on a copy: don't change `image` "
+             "in place (write image.flip(0) * 255 − mean, not image *= 255)", call=unchanged,
+             inputs=f"image {tuple(image.shape)}"),
+        case("1×1 white pixel", torch.ones(3, 1, 1), "white is 255 in every channel before "
+             "subtracting the mean"),
+    ]
+    return run_check("check_vgg_preprocess", vgg_preprocess, cases)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.8 total_cost
+
+
+def check_total_cost(total_cost: Callable) -> bool:
+    """Check ``total_cost(J_content, J_style, alpha=10, beta=40)`` = α·J_content + β·J_style,
+    for numbers and for tensors (gradients must flow through).
+
+    Example:
+        >>> check_total_cost(lambda J_content, J_style, alpha=10, beta=40:
+        ...     alpha * J_content + beta * J_style)
+        check_total_cost: all 5 cases passed
+        True
+    """
+    swap = "alpha multiplies J_content and beta multiplies J_style (you swapped them)"
+    own = "use the alpha and beta arguments, not the hard-coded defaults 10 and 40"
+
+    def case(name, jc, js, hint, alpha=10, beta=40, how="default"):
+        args = (jc, js, alpha, beta) if how == "positional" else (jc, js)
+        kwargs = {"alpha": alpha, "beta": beta} if how == "keyword" else {}
+        mistakes = [Mistake(beta * jc + alpha * js, swap), Mistake(10 * jc + 40 * js, own),
+                    Mistake(alpha * jc - beta * js, "add the two weighted costs"),
+                    Mistake(alpha * jc + js, "weight J_style by beta")]
+        return Case(name, args, alpha * jc + beta * js, hint, kwargs=kwargs, mistakes=mistakes)
+
+    def with_gradients(fn, args, kwargs):
+        jc = torch.tensor(0.5, requires_grad=True)
+        js = torch.tensor(0.25, requires_grad=True)
+        out = fn(jc, js)
+        if not isinstance(out, torch.Tensor) or not out.requires_grad:
+            return "a value that gradients cannot flow through"
+        out.backward()
+        grad = lambda t: None if t.grad is None else float(t.grad)  # noqa: E731
+        return float(out.detach()), grad(jc), grad(js)
+
+    cases = [
+        case("defaults alpha=10, beta=40", 1.0, 2.0, "J = 10·1 + 40·2 = 90"),
+        case("keywords alpha=1, beta=1000", 3.0, 0.002, "use the alpha and beta arguments",
+             alpha=1, beta=1000, how="keyword"),
+        case("positional alpha=1, beta=2", 2.0, 3.0, "alpha and beta are the 3rd and 4th "
+             "arguments", alpha=1, beta=2, how="positional"),
+        case("zero style cost", 0.7, 0.0, "J = alpha·J_content when J_style is 0"),
+        Case("tensors keep their gradients", (), (15.0, 10.0, 40.0),
+             "keep it a tensor expression (alpha * J_content + beta * J_style) so gradients reach "
+             "the image; don't convert with float() or .item()", call=with_gradients,
+             inputs="J_content=tensor(0.5, requires_grad), J_style=tensor(0.25, requires_grad); "
+             "showing (J, dJ/dJ_content, dJ/dJ_style)",
+             mistakes=[Mistake((22.5, 40.0, 10.0), swap)]),
+    ]
+    return run_check("check_total_cost", total_cost, cases)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.9 content_cost
+
+
+def check_content_cost(content_cost: Callable) -> bool:
+    """Check ``content_cost(a_C, a_G)``: activations (n_H, n_W, n_C) →
+    1/(4·n_H·n_W·n_C)·Σ(a_C − a_G)².
+
+    Example:
+        >>> def content_cost(a_C, a_G):
+        ...     n_H, n_W, n_C = a_C.shape
+        ...     return ((a_C - a_G) ** 2).sum() / (4 * n_H * n_W * n_C)
+        >>> check_content_cost(content_cost)
+        check_content_cost: all 5 cases passed
+        True
+    """
+    def case(name, a_c, a_g, hint):
+        n = a_c.numel()
+        total = float(((a_c - a_g) ** 2).sum())
+        mistakes = [
+            Mistake(total / 2, "the normalisation is 1/(4·n_H·n_W·n_C), not ½"),
+            Mistake(total, "normalise: multiply the sum by 1/(4·n_H·n_W·n_C)"),
+            Mistake(total / n, "divide by 4·n_H·n_W·n_C, not n_H·n_W·n_C (the mean)"),
+            Mistake(total ** 0.5 / (4 * n), "square the differences and sum them; no square root"),
+            Mistake(float((a_c - a_g).abs().sum()) / (4 * n), "square the differences: (a_C − a_G)²"),
+            Mistake(total / (4 * n) ** 2, "the constant 1/(4·n_H·n_W·n_C) is not squared here "
+                    "(that is the style cost)"),
+            Mistake(total / (2 * n) ** 2, "that is the style cost's constant: the content cost "
+                    "uses 1/(4·n_H·n_W·n_C)"),
+        ]
+        return Case(name, (a_c, a_g), total / (4 * n), hint, mistakes=mistakes)
+
+    a = randn(2, 3, 4, seed=61)
+    cases = [
+        case("random (2, 3, 4)", a, randn(2, 3, 4, seed=62),
+             "J = Σ(a_C − a_G)² / (4·n_H·n_W·n_C)"),
+        case("identical activations → 0", a, a.clone(), "the cost of an image against itself is 0"),
+        case("ones vs zeros (3, 2, 5)", torch.ones(3, 2, 5), torch.zeros(3, 2, 5),
+             "30 squared differences of 1, divided by 4·30 → 0.25"),
+        case("random (4, 4, 8)", randn(4, 4, 8, seed=63), randn(4, 4, 8, seed=64),
+             "read n_H, n_W, n_C from the shape of a_C"),
+        case("one pixel, 16 channels", randn(1, 1, 16, seed=65), randn(1, 1, 16, seed=66),
+             "n_H = n_W = 1 still divides by 4·n_C"),
+    ]
+    return run_check("check_content_cost", content_cost, cases)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4.10 gram_matrix, layer_style_cost, style_cost
+
+
+def _gram(A: torch.Tensor) -> torch.Tensor:
+    return A @ A.T
+
+
+def _unroll(a: torch.Tensor) -> torch.Tensor:
+    n_h, n_w, n_c = a.shape
+    return a.reshape(n_h * n_w, n_c).T  # (n_C, n_H*n_W)
+
+
+def _layer_cost(a_s: torch.Tensor, a_g: torch.Tensor, unroll=_unroll, scale=None) -> float:
+    n = a_s.numel()
+    g_s, g_g = _gram(unroll(a_s)), _gram(unroll(a_g))
+    return float(((g_s - g_g) ** 2).sum()) / ((2 * n) ** 2 if scale is None else scale(n))
+
+
+def _no_transpose(a: torch.Tensor) -> torch.Tensor:
+    return a.reshape(a.shape[2], -1)  # the classic mistake: mixes pixels and channels
+
+
+def check_gram_matrix(gram_matrix: Callable) -> bool:
+    """Check ``gram_matrix(A)``: A (n_C, n_H·n_W) → A·Aᵀ (n_C, n_C).
+
+    Example:
+        >>> check_gram_matrix(lambda A: A @ A.T)
+        check_gram_matrix: all 5 cases passed
+        True
+    """
+    def case(name, A, hint):
+        G = A @ A.T
+        mistakes = [
+            Mistake(A.T @ A, "G = A·Aᵀ, shape (n_C, n_C): you computed Aᵀ·A"),
+            Mistake(A * A, "use the matrix product A @ A.T, not the element-wise A * A"),
+            Mistake(G / A.numel(), "no normalisation in the Gram matrix: the constants belong to "
+                    "the style cost"),
+            Mistake(G / A.shape[1], "no normalisation in the Gram matrix: the constants belong to "
+                    "the style cost"),
+            Mistake((A * A).sum(dim=1), "return the full (n_C, n_C) matrix A @ A.T"),
+        ]
+        return Case(name, (A,), G, hint, mistakes=mistakes)
+
+    cases = [
+        case("(3, 5): 3 channels, 5 positions", randn(3, 5, seed=71), "G = A @ A.T, shape (n_C, n_C)"),
+        case("square (4, 4)", randn(4, 4, seed=72), "G = A @ A.T (not A.T @ A)"),
+        case("small integers (2, 3)", torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]]),
+             "[[1,2,0],[0,1,3]] · its transpose = [[5, 2], [2, 10]]"),
+        case("one channel (1, 6)", randn(1, 6, seed=73), "a single channel gives a 1×1 matrix"),
+        case("(8, 20)", randn(8, 20, seed=74), "G = A @ A.T, shape (n_C, n_C)"),
+    ]
+    return run_check("check_gram_matrix", gram_matrix, cases)
+
+
+def check_layer_style_cost(layer_style_cost: Callable) -> bool:
+    """Check ``layer_style_cost(a_S, a_G)``: activations (n_H, n_W, n_C) →
+    1/(2·n_H·n_W·n_C)²·Σ(G_S − G_G)², with the Gram matrices of the (n_C, n_H·n_W) unrolled
+    activations.
+
+    Example:
+        >>> def layer_style_cost(a_S, a_G):
+        ...     n_H, n_W, n_C = a_S.shape
+        ...     S = a_S.reshape(n_H * n_W, n_C).T
+        ...     G = a_G.reshape(n_H * n_W, n_C).T
+        ...     return ((S @ S.T - G @ G.T) ** 2).sum() / (2 * n_H * n_W * n_C) ** 2
+        >>> check_layer_style_cost(layer_style_cost)
+        check_layer_style_cost: all 5 cases passed
+        True
+    """
+    def case(name, a_s, a_g, hint):
+        n_c = a_s.shape[2]
+        mistakes = [
+            Mistake(_layer_cost(a_s, a_g, _no_transpose), "transpose before the Gram matrix: "
+                    "reshape (n_H, n_W, n_C) to (n_H·n_W, n_C) and then .T (or permute(2, 0, 1) "
+                    "first); reshaping straight to (n_C, n_H·n_W) mixes pixels and channels"),
+            Mistake(_layer_cost(a_s, a_g, scale=lambda n: 2 * n), "square the whole constant: "
+                    "1/(2·n_H·n_W·n_C)², not 1/(2·n_H·n_W·n_C)"),
+            Mistake(_layer_cost(a_s, a_g, scale=lambda n: 4 * n), "the style constant is "
+                    "1/(2·n_H·n_W·n_C)² (1/(4·n_H·n_W·n_C) is the content cost's)"),
+            Mistake(_layer_cost(a_s, a_g, scale=lambda n: 1), "normalise by 1/(2·n_H·n_W·n_C)²"),
+            Mistake(_layer_cost(a_s, a_g, scale=lambda n: 4 * n_c ** 2 * (n // n_c)),
+                    "(n_H·n_W) is squared too: 1/(4·n_C²·(n_H·n_W)²)"),
+            Mistake(_layer_cost(a_s, a_g, scale=lambda n: n_c * n_c), "divide by (2·n_H·n_W·n_C)², "
+                    "not by the number of Gram entries n_C²"),
+            Mistake(_layer_cost(a_s, a_g) ** 0.5, "square the Gram differences and sum them; no "
+                    "square root (not the Frobenius norm itself)"),
+        ]
+        return Case(name, (a_s, a_g), _layer_cost(a_s, a_g), hint, mistakes=mistakes, rtol=1e-3)
+
+    a = randn(2, 3, 4, seed=81)
+    cases = [
+        case("random (2, 3, 4)", a, randn(2, 3, 4, seed=82),
+             "unroll to (n_C, n_H·n_W), Gram both, Σ(G_S − G_G)² / (2·n_H·n_W·n_C)²"),
+        case("identical activations → 0", a, a.clone(), "an image has the same style as itself: 0"),
+        case("random (3, 2, 5)", randn(3, 2, 5, seed=83), randn(3, 2, 5, seed=84),
+             "read n_H, n_W, n_C from the shape of a_S"),
+        case("random (4, 4, 3)", randn(4, 4, 3, seed=85), rand(4, 4, 3, seed=86),
+             "unroll with a transpose: (n_H·n_W, n_C) → .T"),
+        case("one pixel (1, 1, 6)", randn(1, 1, 6, seed=87), randn(1, 1, 6, seed=88),
+             "n_H = n_W = 1 gives a Gram matrix of outer products"),
+    ]
+    return run_check("check_layer_style_cost", layer_style_cost, cases)
+
+
+def check_style_cost(style_cost: Callable) -> bool:
+    """Check ``style_cost(features_S, features_G, layer_weights)`` = Σ_l λ_l·J_style(l), the sum
+    over the layers of ``layer_weights`` (the feature dicts may hold more layers).
+
+    Example:
+        >>> def layer_style_cost(a_S, a_G):
+        ...     n_H, n_W, n_C = a_S.shape
+        ...     S, G = a_S.reshape(-1, n_C).T, a_G.reshape(-1, n_C).T
+        ...     return ((S @ S.T - G @ G.T) ** 2).sum() / (2 * n_H * n_W * n_C) ** 2
+        >>> def style_cost(features_S, features_G, layer_weights):
+        ...     return sum(w * layer_style_cost(features_S[l], features_G[l])
+        ...                for l, w in layer_weights.items())
+        >>> check_style_cost(style_cost)
+        check_style_cost: all 4 cases passed
+        True
+    """
+    shapes = {"conv1_1": (4, 4, 3), "conv2_1": (3, 2, 5), "conv3_1": (2, 2, 6)}
+    f_s = {k: randn(*s, seed=90 + i) for i, (k, s) in enumerate(shapes.items())}
+    f_g = {k: randn(*s, seed=95 + i) for i, (k, s) in enumerate(shapes.items())}
+
+    def case(name, fs, fg, weights, hint):
+        costs = {k: _layer_cost(fs[k], fg[k]) for k in weights}
+        total = sum(w * costs[k] for k, w in weights.items())
+        keys = list(weights)
+        layer_hint = ("your layer_style_cost looks wrong — run check_layer_style_cost on it first")
+        mistakes = [
+            Mistake(sum(costs.values()), "weight each layer: Σ_l λ_l·J_style(l), with λ_l from "
+                    "layer_weights"),
+            Mistake(total / len(weights), "sum the weighted layer costs (do not average them)"),
+            Mistake(weights[keys[-1]] * costs[keys[-1]], "accumulate over ALL layers: J += λ·J_layer "
+                    "(you kept only the last one)"),
+            Mistake(weights[keys[0]] * costs[keys[0]], "accumulate over ALL layers: J += λ·J_layer "
+                    "(you kept only the first one)"),
+            Mistake(sum(w * _layer_cost(fs[k], fg[k], _no_transpose) for k, w in weights.items()),
+                    layer_hint),
+            Mistake(sum(w * _layer_cost(fs[k], fg[k], scale=lambda n: 2 * n)
+                        for k, w in weights.items()), layer_hint),
+        ]
+        return Case(name, (fs, fg, weights), total, hint, mistakes=mistakes, rtol=1e-3)
+
+    three = {"conv1_1": 0.2, "conv2_1": 0.3, "conv3_1": 0.5}
+    extra_s = {**f_s, "conv4_2": randn(2, 2, 4, seed=99)}
+    extra_g = {**f_g, "conv4_2": randn(2, 2, 4, seed=98)}
+    cases = [
+        case("three layers, weights 0.2/0.3/0.5", f_s, f_g, three,
+             "J_style = Σ_l λ_l·layer_style_cost(a_S[l], a_G[l])"),
+        case("one layer, weight 1", f_s, f_g, {"conv2_1": 1.0},
+             "a single layer with λ = 1 is just its layer_style_cost"),
+        case("unequal weights 1.0/0.0/2.0", f_s, f_g, {"conv1_1": 1.0, "conv2_1": 0.0, "conv3_1": 2.0},
+             "multiply each layer's cost by its own weight"),
+        case("features hold an extra layer", extra_s, extra_g, three,
+             "sum over the layers of layer_weights only (the features may contain more layers)"),
+    ]
+    return run_check("check_style_cost", style_cost, cases)
