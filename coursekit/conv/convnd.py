@@ -1,0 +1,191 @@
+"""A vectorised N-d convolution written from scratch (lesson 4.11: 1-D and 3-D generalisations).
+
+Deep-learning "convolution" is cross-correlation: the kernel is not flipped. For an input
+``x`` (B, C, *S) and a weight (C_out, C/groups, *K),
+
+.. math:: y[b, o, \\mathbf{i}] = \\mathrm{bias}[o] + \\sum_{c}\\sum_{\\mathbf{k}}
+          w[o, c, \\mathbf{k}]\\; x_{pad}[b, g(o) C_g + c, s\\mathbf{i} + d\\mathbf{k}].
+
+:func:`convnd` builds every receptive-field patch as a strided *view* of the padded input
+(``Tensor.unfold`` once per spatial dimension, no copy), then contracts patches and weights in
+one batched matrix product (the classic *im2col* + GEMM). The same code serves 1-D signals, 2-D images
+and 3-D volumes, and autograd differentiates through it. :class:`ConvNd` is the layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from coursekit.conv.shapes import IntOrTuple, _as_tuple, conv_output_shape
+
+__all__ = ["ConvNd", "convnd"]
+
+
+def _check_conv_args(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: IntOrTuple,
+    padding: IntOrTuple,
+    dilation: IntOrTuple,
+    groups: int,
+) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Validate a convolution's arguments; return ``(n_dims, stride, padding, dilation)``."""
+    if not isinstance(x, torch.Tensor) or not isinstance(weight, torch.Tensor):
+        raise ValueError("x and weight must be torch tensors")
+    if weight.dim() not in (3, 4, 5):
+        raise ValueError(
+            f"weight must be (C_out, C_in/groups, *K) with 1 to 3 spatial dims, got shape "
+            f"{tuple(weight.shape)}"
+        )
+    n = weight.dim() - 2
+    if x.dim() != n + 2:
+        expected = {1: "(B, C, L)", 2: "(B, C, H, W)", 3: "(B, C, D, H, W)"}[n]
+        raise ValueError(
+            f"wrong rank: weight {tuple(weight.shape)} is {n}-d, so x must be {expected}, "
+            f"got {tuple(x.shape)}"
+        )
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    c_out, c_per_group = weight.shape[:2]
+    if x.shape[1] % groups or c_out % groups:
+        raise ValueError(
+            f"groups={groups} must divide both input channels (x {tuple(x.shape)}) and output "
+            f"channels (weight {tuple(weight.shape)})"
+        )
+    if x.shape[1] != c_per_group * groups:
+        raise ValueError(
+            f"channel mismatch: x {tuple(x.shape)} has {x.shape[1]} channels but weight "
+            f"{tuple(weight.shape)} expects {c_per_group} x groups={groups} = {c_per_group * groups}"
+        )
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise ValueError(f"bias must have shape ({c_out},), got {tuple(bias.shape)}")
+    strides = _as_tuple(stride, n, "stride")
+    pads = _as_tuple(padding, n, "padding")
+    dils = _as_tuple(dilation, n, "dilation")
+    try:
+        conv_output_shape(tuple(x.shape[2:]), tuple(weight.shape[2:]), strides, pads, dils)
+    except ValueError as err:
+        raise ValueError(f"x {tuple(x.shape)}, weight {tuple(weight.shape)}: {err}") from None
+    return n, strides, pads, dils
+
+
+def convnd(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+) -> torch.Tensor:
+    """1-D, 2-D or 3-D convolution (cross-correlation) from strided views and one matrix product.
+
+    Equal to ``torch.nn.functional.conv1d/conv2d/conv3d`` with the same arguments, within
+    floating-point tolerance, and differentiable.
+
+    Args:
+        x: input (B, C, L), (B, C, H, W) or (B, C, D, H, W); any strides.
+        weight: filters (C_out, C/groups, *K) with as many spatial dims as ``x``.
+        bias: optional (C_out,).
+        stride: step between windows, an int or one per spatial dim.
+        padding: zeros added on both sides, an int or one per spatial dim.
+        dilation: spacing between kernel taps, an int or one per spatial dim.
+        groups: split channels into this many independent groups.
+
+    Returns:
+        (B, C_out, *S_out) with ``S_out`` given by :func:`conv_output_shape`.
+
+    Raises:
+        ValueError: wrong rank, channel mismatch, groups not dividing the channels, bad bias
+            shape, or a kernel larger than the padded input (the message names the shapes).
+
+    Example:
+        >>> x = torch.randn(2, 1, 14)            # the lecture's ECG: length 14, one channel
+        >>> w = torch.randn(16, 1, 5)            # sixteen filters of width 5
+        >>> convnd(x, w).shape
+        torch.Size([2, 16, 10])
+        >>> torch.allclose(convnd(x, w), F.conv1d(x, w), atol=1e-5)
+        True
+    """
+    n, strides, pads, dils = _check_conv_args(x, weight, bias, stride, padding, dilation, groups)
+    if any(pads):
+        # F.pad lists pads from the last dim backwards: (left_W, right_W, left_H, right_H, ...)
+        x = F.pad(x, [p for p in reversed(pads) for _ in range(2)])
+    kernel = weight.shape[2:]
+    patches = x
+    for i, (k, s, d) in enumerate(zip(kernel, strides, dils)):
+        # new last dim of size d*(k-1)+1 holds one (dilated) window; keep every d-th tap
+        patches = patches.unfold(2 + i, d * (k - 1) + 1, s)[..., ::d]
+    # patches: (B, C, *S_out, *K), a view of x
+    b, c = patches.shape[:2]
+    out_sizes = patches.shape[2 : 2 + n]
+    c_out = weight.shape[0]
+    # move the kernel dims next to the channels: (B, C, *K, *S_out), then one copy (im2col)
+    order = [0, 1, *range(2 + n, 2 + 2 * n), *range(2, 2 + n)]
+    cols = patches.permute(order).reshape(b, groups, -1, math.prod(out_sizes))  # (B, G, C_g*K, P)
+    w = weight.reshape(groups, c_out // groups, -1)  # (G, O_g, C_g*K)
+    out = torch.matmul(w, cols)  # (B, G, O_g, P)
+    out = out.reshape(b, c_out, *out_sizes)
+    if bias is not None:
+        out = out + bias.view(1, -1, *([1] * n))
+    return out
+
+
+class ConvNd(nn.Module):
+    """A convolution layer whose ``forward`` calls :func:`convnd` (for ``use_convnd=True`` models).
+
+    Initialised like ``torch.nn.Conv1d/2d/3d`` (Kaiming-uniform weights, uniform bias).
+
+    Args:
+        in_channels: C.
+        out_channels: C_out.
+        kernel_size: an int or one size per spatial dim.
+        n_dims: 1, 2 or 3 spatial dimensions (used when ``kernel_size`` is an int).
+        stride, padding, dilation, groups, bias: as in :func:`convnd`.
+
+    Shape:
+        input (B, C, *S) → output (B, C_out, *S_out).
+
+    Example:
+        >>> layer = ConvNd(1, 16, 5, n_dims=3)
+        >>> layer(torch.randn(1, 1, 14, 14, 14)).shape
+        torch.Size([1, 16, 10, 10, 10])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        *,
+        n_dims: int = 2,
+        stride: IntOrTuple = 1,
+        padding: IntOrTuple = 0,
+        dilation: IntOrTuple = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(kernel_size, int):
+            n_dims = len(tuple(kernel_size))
+        if n_dims not in (1, 2, 3):
+            raise ValueError(f"n_dims must be 1, 2 or 3, got {n_dims}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        kernel = _as_tuple(kernel_size, n_dims, "kernel_size")
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *kernel))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.weight[0].numel())
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return convnd(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
