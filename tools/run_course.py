@@ -45,9 +45,20 @@ def write_html(nb: nbformat.NotebookNode, out: Path) -> None:
     out.write_text(body, encoding="utf-8")
 
 
+def title_of(path: Path) -> str:
+    """The notebook's first heading, e.g. '4.4 Triplet loss'."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return path.stem
+
+
 def write_index(rows: list[tuple[str, str, float]], out_dir: Path) -> None:
     items = "\n".join(
-        f'<tr><td><a href="{html.escape(Path(n).stem)}.html">{html.escape(Path(n).stem)}</a></td>'
+        f'<tr><td><a href="{html.escape(Path(n).stem)}.html">{html.escape(title_of(Path(n)))}</a></td>'
         f'<td><a href="{html.escape(Path(n).name)}">notebook</a></td>'
         f"<td>{html.escape(s)}</td><td>{t:.1f}</td></tr>"
         for n, s, t in rows
