@@ -1,0 +1,356 @@
+"""Top activating image patches, lesson 4.7 (Zeiler & Fergus, "Visualizing and Understanding
+Convolutional Networks", 2013).
+
+Pick a unit (a channel of a conv layer), run many images through the network and keep the
+``k`` images in which the unit fires most strongly. In each image the strongest position is the
+spatial maximum of the unit's feature map; the receptive-field arithmetic of
+:mod:`coursekit.visualize.receptive_fields` turns that position into the input patch the unit
+saw. Layer-1 units pick edges and colours; deeper units see larger patches and respond to
+textures, parts and objects.
+
+The images stream through the model once, in batches: only a running top-``k`` per unit (value,
+image index, position and the cropped patch) is kept, never all the activations, so memory
+stays flat however many images there are.
+
+A *feature model* is either
+
+* a model called as ``model(images, layers) -> {layer: (B, C, h, w)}``, such as
+  :class:`coursekit.style.VGG19Features` (layers ``"relu1_1"`` ...), or
+* an ``nn.Sequential`` of conv, pooling and element-wise layers, its layers named as in
+  :func:`coursekit.visualize.layer_specs` (``"0"``, ``"1"``, ... or their given names).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from coursekit.runtime import get_device
+from coursekit.visualize.receptive_fields import (
+    LayerField,
+    _named_modules,
+    receptive_fields,
+    vgg19_layer_specs,
+)
+
+__all__ = ["TopPatches", "layer_activations", "top_activating_patches", "top_patches_by_layer"]
+
+
+@dataclass
+class TopPatches:
+    """The ``k`` strongest activations of some units of one layer, and the patches behind them.
+
+    Units are in the order asked; for each unit the ``k`` entries go from the strongest down
+    (each from a different image: the spatial maximum of the unit in that image).
+
+    Attributes:
+        layer: the layer's name.
+        units: the channel indices, ``U`` of them.
+        values: ``(U, k)`` activation values.
+        image_indices: ``(U, k)`` positions of the source images in the collection (int64).
+        positions: ``(U, k, 2)`` ``(row, col)`` of the maximum in the layer's feature map.
+        boxes: ``(U, k, 4)`` input boxes ``(top, left, bottom, right)``, bottom/right exclusive,
+            clipped at the image borders.
+        patches: ``patches[u][i]`` is the ``(C, bottom - top, right - left)`` crop of the source
+            image (clipped patches are smaller than the receptive field).
+        field: the layer's :class:`LayerField` (``field.size`` is the patch size before clipping).
+        num_images: how many images were searched.
+    """
+
+    layer: str
+    units: list[int]
+    values: Tensor
+    image_indices: Tensor
+    positions: Tensor
+    boxes: Tensor
+    patches: list[list[Tensor]]
+    field: LayerField
+    num_images: int
+
+    @property
+    def k(self) -> int:
+        """Patches per unit."""
+        return int(self.values.shape[1])
+
+    def padded(self, fill: float = 0.5) -> Tensor:
+        """All patches on canvases of the full receptive-field size.
+
+        A patch clipped at an image border sits where it was in the field, the rest of the
+        canvas (outside the image) is ``fill``, so every patch is shown at the same scale.
+
+        Returns:
+            ``(U, k, C, size_h, size_w)``.
+        """
+        sh, sw = self.field.size
+        first = self.patches[0][0]
+        out = torch.full((len(self.units), self.k, first.shape[0], sh, sw), fill,
+                         dtype=first.dtype, device=first.device)
+        for u, row in enumerate(self.patches):
+            for i, patch in enumerate(row):
+                r, c = self.positions[u, i].tolist()
+                top, left, _, _ = self.field.box(r, c)  # unclipped
+                dy, dx = int(self.boxes[u, i, 0]) - top, int(self.boxes[u, i, 1]) - left
+                out[u, i, :, dy:dy + patch.shape[1], dx:dx + patch.shape[2]] = patch
+        return out
+
+
+def _model_device(model: nn.Module) -> torch.device | None:
+    for t in list(model.parameters()) + list(model.buffers()):
+        return t.device
+    return None
+
+
+def _is_vgg(model) -> bool:
+    from coursekit.style.vgg import VGG19Features  # late import: visualize need not load style
+
+    return isinstance(model, VGG19Features)
+
+
+def _layer_geometry(model, layers: Sequence[str], size: tuple[int, int]) -> dict[str, LayerField]:
+    if isinstance(model, nn.Sequential):
+        named = _named_modules(model)
+        names = [n for n, _ in named]
+        missing = [n for n in layers if n not in names]
+        if missing:
+            raise ValueError(f"unknown layer(s) {missing}; this nn.Sequential has {names}")
+        last = max(names.index(n) for n in layers)
+        fields = receptive_fields(named[: last + 1], size)
+    elif _is_vgg(model):
+        fields = receptive_fields(vgg19_layer_specs(pooling=model.pooling), size)
+    else:
+        raise ValueError(
+            f"cannot work out the receptive fields of a {type(model).__name__}: pass fields= "
+            "(layer -> LayerField), or use an nn.Sequential or a VGG19Features model")
+    return {n: fields[n] for n in layers}
+
+
+def layer_activations(model, images: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
+    """Activations of ``layers`` for a batch, from a feature model (see the module docstring).
+
+    Args:
+        model: a feature model.
+        images: ``(B, C, H, W)``.
+        layers: layer names.
+
+    Returns:
+        ``{layer: (B, C_l, H_l, W_l)}``.
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2))
+        >>> out = layer_activations(net, torch.rand(2, 3, 10, 10), ["1", "2"])
+        >>> {k: tuple(v.shape) for k, v in out.items()}
+        {'1': (2, 4, 8, 8), '2': (2, 4, 4, 4)}
+    """
+    layers = list(layers)
+    if not isinstance(model, nn.Sequential):
+        return dict(model(images, layers))
+    named = _named_modules(model)
+    names = [n for n, _ in named]
+    missing = [n for n in layers if n not in names]
+    if missing:
+        raise ValueError(f"unknown layer(s) {missing}; this nn.Sequential has {names}")
+    last = max(names.index(n) for n in layers)
+    out, x = {}, images
+    for i, (name, module) in enumerate(named[: last + 1]):
+        x = module(x)
+        if name in layers:
+            # a later in-place layer (ReLU(inplace=True)) would overwrite it: keep a copy
+            out[name] = x if i == last else x.clone()
+    return {n: out[n] for n in layers}
+
+
+def _batches(images: Tensor | Iterable[Tensor], batch_size: int) -> Iterator[Tensor]:
+    """Stack consecutive ``(C, H, W)`` images of one size into ``(B, C, H, W)`` batches."""
+    if isinstance(images, Tensor):
+        if images.ndim != 4:
+            raise ValueError(f"expected images (N, C, H, W), got shape {tuple(images.shape)}")
+        for i in range(0, images.shape[0], batch_size):
+            yield images[i:i + batch_size]
+        return
+    pending: list[Tensor] = []
+    for image in images:
+        if not isinstance(image, Tensor) or image.ndim != 3:
+            raise ValueError("expected each image as a (C, H, W) tensor, got "
+                             f"{getattr(image, 'shape', type(image).__name__)}")
+        if pending and (len(pending) == batch_size or image.shape != pending[0].shape):
+            yield torch.stack(pending)
+            pending = []
+        pending.append(image)
+    if pending:
+        yield torch.stack(pending)
+
+
+class _RunningTopK:
+    """Running top-``k`` over images of one layer's units: values, sources, positions, crops."""
+
+    def __init__(self, units: list[int], k: int):
+        self.units, self.k = units, k
+        self.values = self.indices = self.positions = self.boxes = None
+        self.patches: list[list[Tensor]] = [[] for _ in units]
+
+    def update(self, act: Tensor, batch: Tensor, first: int, field: LayerField) -> None:
+        b, _, h, w = act.shape
+        a = act[:, self.units].flatten(2)  # (B, U, h*w)
+        vmax, arg = a.max(dim=2)  # (B, U): the strongest position of each unit in each image
+        vals = vmax.T.float().cpu()  # (U, B)
+        arg = arg.T.cpu()
+        pos = torch.stack([arg // w, arg % w], dim=-1)  # (U, B, 2) as (row, col)
+        idx = torch.arange(first, first + b).expand(len(self.units), b)
+        n_old = 0 if self.values is None else self.values.shape[1]
+        if n_old:
+            vals = torch.cat([self.values, vals], 1)
+            pos = torch.cat([self.positions, pos], 1)
+            idx = torch.cat([self.indices, idx], 1)
+        # stable: among equal values the earlier image wins, so results are reproducible
+        order = torch.sort(vals, dim=1, descending=True, stable=True).indices[:, : self.k]
+        self.values = vals.gather(1, order)
+        self.positions = pos.gather(1, order[..., None].expand(-1, -1, 2))
+        self.indices = idx.gather(1, order)
+        new_boxes, new_patches = [], []
+        hw = tuple(batch.shape[-2:])
+        for u in range(len(self.units)):
+            row_boxes, row_patches = [], []
+            for j in order[u].tolist():
+                if j < n_old:  # already kept: reuse its crop
+                    row_boxes.append(self.boxes[u, j])
+                    row_patches.append(self.patches[u][j])
+                    continue
+                r, c = pos[u, j].tolist()
+                top, left, bottom, right = field.box(r, c, hw)
+                row_boxes.append(torch.tensor([top, left, bottom, right]))
+                # clone: the crop must not keep the whole batch alive
+                row_patches.append(batch[j - n_old, :, top:bottom, left:right].clone())
+            new_boxes.append(torch.stack(row_boxes))
+            new_patches.append(row_patches)
+        self.boxes = torch.stack(new_boxes)  # (U, k, 4)
+        self.patches = new_patches
+
+    def result(self, layer: str, field: LayerField, num_images: int) -> TopPatches:
+        return TopPatches(layer, list(self.units), self.values, self.indices, self.positions,
+                          self.boxes, self.patches, field, num_images)
+
+
+def top_patches_by_layer(
+    model,
+    units: Mapping[str, Sequence[int]],
+    images: Tensor | Iterable[Tensor],
+    k: int = 9,
+    *,
+    batch_size: int = 16,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    fields: Mapping[str, LayerField] | None = None,
+) -> dict[str, TopPatches]:
+    """:func:`top_activating_patches` for several layers in one pass over the images.
+
+    Args:
+        model: a feature model (see the module docstring).
+        units: layer name -> the channel indices to analyse in that layer.
+        images: ``(N, C, H, W)``, or an iterable of ``(C, H, W)`` tensors (consecutive images
+            of the same size are batched together; sizes may change along the way).
+        k: patches kept per unit.
+        batch_size: images per forward pass.
+        device: where the model runs. ``None``: where the model's parameters are. A different
+            device moves the model there.
+        progress: show a progress bar over batches.
+        fields: layer -> :class:`LayerField`, for models whose geometry cannot be read
+            (neither an ``nn.Sequential`` nor a ``VGG19Features``). Only ``size``, ``jump`` and
+            ``start`` are used.
+
+    Returns:
+        layer -> :class:`TopPatches`. Patches and values live on the CPU when the images do
+        (crops are taken from the images as given).
+
+    Raises:
+        ValueError: no units, a unit out of range, ``k < 1``, or no images.
+    """
+    if k < 1 or batch_size < 1:
+        raise ValueError(f"k and batch_size must be positive, got k={k}, batch_size={batch_size}")
+    units = {str(layer): [int(u) for u in us] for layer, us in units.items()}
+    if not units or any(not us for us in units.values()):
+        raise ValueError(f"give at least one unit per layer, got {units}")
+    layers = list(units)
+    if isinstance(model, nn.Module):
+        dev = get_device(device) if device is not None else _model_device(model)
+        if dev is None:
+            dev = get_device(None)
+        if _model_device(model) not in (None, dev):
+            model.to(dev)
+        was_training = model.training
+        model.eval()
+    else:
+        dev, was_training = get_device(device), False
+    trackers = {layer: _RunningTopK(units[layer], k) for layer in layers}
+    seen, geometry, size = 0, None, None
+    total = math.ceil(len(images) / batch_size) if hasattr(images, "__len__") else None
+    try:
+        with torch.no_grad():
+            for batch in tqdm(_batches(images, batch_size), total=total, disable=not progress,
+                              desc="patch search", leave=False):
+                if tuple(batch.shape[-2:]) != size:
+                    size = tuple(batch.shape[-2:])
+                    geometry = dict(fields) if fields is not None else _layer_geometry(
+                        model, layers, size)
+                acts = layer_activations(model, batch.to(dev), layers)
+                for layer in layers:
+                    c = acts[layer].shape[1]
+                    bad = [u for u in units[layer] if not 0 <= u < c]
+                    if bad:
+                        raise ValueError(f"layer {layer!r} has {c} units; got unit(s) {bad}")
+                    trackers[layer].update(acts[layer], batch, seen, geometry[layer])
+                seen += batch.shape[0]
+    finally:
+        if was_training:
+            model.train()
+    if seen == 0:
+        raise ValueError("no images were given")
+    return {layer: trackers[layer].result(layer, geometry[layer], seen) for layer in layers}
+
+
+def top_activating_patches(
+    model,
+    layer: str,
+    images: Tensor | Iterable[Tensor],
+    units: Sequence[int],
+    k: int = 9,
+    *,
+    batch_size: int = 16,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    field: LayerField | None = None,
+) -> TopPatches:
+    """The ``k`` image patches that excite each unit most (Zeiler & Fergus).
+
+    Each image contributes at most one patch per unit: the one around the unit's spatial
+    maximum. The patch is the unit's receptive field, clipped at the image borders.
+
+    Args:
+        model: a feature model: ``VGG19Features`` or an ``nn.Sequential``.
+        layer: the layer's name (``"relu3_1"``, or ``"4"`` in an ``nn.Sequential``).
+        images: ``(N, C, H, W)`` or an iterable of ``(C, H, W)`` tensors, values as the model
+            expects (RGB in [0, 1] for VGG19).
+        units: channel indices.
+        k: patches per unit (9 in the lecture).
+        batch_size, device, progress: see :func:`top_patches_by_layer`.
+        field: the layer's :class:`LayerField`, for models whose geometry cannot be read.
+
+    Returns:
+        A :class:`TopPatches`.
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2))
+        >>> top = top_activating_patches(net, "2", torch.rand(10, 3, 12, 12), [0, 3], k=4,
+        ...                              progress=False)
+        >>> tuple(top.values.shape), tuple(top.boxes.shape), top.field.size
+        ((2, 4), (2, 4, 4), (4, 4))
+        >>> bool((top.values[:, :-1] >= top.values[:, 1:]).all())
+        True
+    """
+    fields = None if field is None else {layer: field}
+    return top_patches_by_layer(model, {layer: units}, images, k, batch_size=batch_size,
+                                device=device, progress=progress, fields=fields)[layer]
