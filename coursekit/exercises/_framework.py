@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,50 +216,88 @@ def _error_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {message}" if message else type(err).__name__
 
 
-def _run_case(fn: Callable, case: Case) -> str | None:
-    """``None`` when the case passes, ``NOT_IMPLEMENTED``, or the one-line failure text."""
+@dataclass
+class _Outcome:
+    """What the student's function did on one case."""
+
+    got: Any = None
+    error: BaseException | None = None
+    not_implemented: bool = False
+
+
+def _call(fn: Callable, case: Case) -> _Outcome:
     args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
-    inputs = case.inputs or describe(case.args, case.kwargs)
     try:
-        got = case.call(fn, args, kwargs) if case.call else fn(*args, **kwargs)
+        with warnings.catch_warnings():  # the one-line report is the whole output
+            warnings.simplefilter("ignore")
+            got = case.call(fn, args, kwargs) if case.call else fn(*args, **kwargs)
     except NotImplementedError:
-        return NOT_IMPLEMENTED
+        return _Outcome(not_implemented=True)
     except Exception as err:  # noqa: BLE001 - any error in the student's code is a failed case
-        return (f"case '{case.name}' failed — input: {inputs}, expected: {fmt(case.expected)}, "
-                f"got: {_error_text(err)} — hint: {case.hint}")
+        return _Outcome(error=err)
+    return _Outcome(got=got)
+
+
+def _matches(outcome: _Outcome, value: Any, case: Case) -> bool:
+    if outcome.error is not None:
+        return False
     try:
-        reason = compare(got, case.expected, case.rtol, case.atol)
-        if reason is None:
-            return None
-        hint = case.hint
-        for mistake in case.mistakes:
-            if compare(got, mistake.value, case.rtol, case.atol) is None:
-                hint = mistake.hint
-                break
-        else:
-            if reason not in ("wrong value", "wrong values", "wrong truth value"):
-                hint = f"{reason}; {hint}"
-        got_text = fmt(got)
+        return compare(outcome.got, value, case.rtol, case.atol) is None
+    except Exception:  # noqa: BLE001 - an odd return type matches nothing
+        return False
+
+
+def _pick_hint(index: int, cases: Sequence[Case], outcomes: Sequence[_Outcome]) -> str | None:
+    """The hint of the known mistake that explains the failing case ``index`` — when several
+    mistakes give the same value there, the one that also explains the most other cases."""
+    case, outcome = cases[index], outcomes[index]
+    candidates = [m.hint for m in case.mistakes if _matches(outcome, m.value, case)]
+    best, fewest = None, len(cases) + 1
+    for hint in dict.fromkeys(candidates):
+        contradictions = 0  # cases where this mistake would have given another result
+        for other, result in zip(cases, outcomes):
+            values = [m.value for m in other.mistakes if m.hint == hint]
+            contradictions += bool(values) and not any(_matches(result, v, other) for v in values)
+        if contradictions < fewest:
+            best, fewest = hint, contradictions
+    return best
+
+
+def _failure(index: int, cases: Sequence[Case], outcomes: Sequence[_Outcome]) -> str:
+    case, outcome = cases[index], outcomes[index]
+    inputs = case.inputs or describe(case.args, case.kwargs)
+    head = f"case '{case.name}' failed — input: {inputs}, expected: {fmt(case.expected)}, got: "
+    if outcome.error is not None:
+        return f"{head}{_error_text(outcome.error)} — hint: {case.hint}"
+    try:
+        hint = _pick_hint(index, cases, outcomes)
+        if hint is None:
+            reason = compare(outcome.got, case.expected, case.rtol, case.atol)
+            generic = reason in (None, "wrong value", "wrong values", "wrong truth value")
+            hint = case.hint if generic else f"{reason}; {case.hint}"
+        return f"{head}{fmt(outcome.got)} — hint: {hint}"
     except Exception as err:  # noqa: BLE001 - an odd return type must not crash the check
-        return (f"case '{case.name}' failed — input: {inputs}, expected: {fmt(case.expected)}, "
-                f"got: an unexpected value ({_error_text(err)}) — hint: {case.hint}")
-    return (f"case '{case.name}' failed — input: {inputs}, expected: {fmt(case.expected)}, "
-            f"got: {got_text} — hint: {hint}")
+        return f"{head}an unexpected value ({_error_text(err)}) — hint: {case.hint}"
 
 
 def run_check(check_name: str, fn: Any, cases: Sequence[Case]) -> bool:
-    """Run ``cases`` against ``fn``; print one line and return whether every case passed."""
+    """Run ``cases`` against ``fn``; print one line and return whether every case passed.
+
+    Every case is run (so that a mistake can be recognised from all of its results); the line
+    reports the first failing case, or "not implemented yet" when ``fn`` raised
+    ``NotImplementedError`` anywhere.
+    """
     if not callable(fn):
         print(f"{check_name}: expected your function, got {fmt(fn)} — pass the function itself, "
               "e.g. check(my_function), not check(my_function(...))")
         return False
-    for case in cases:
-        outcome = _run_case(fn, case)
-        if outcome == NOT_IMPLEMENTED:
-            print(f"{check_name}: {NOT_IMPLEMENTED}")
-            return False
-        if outcome is not None:
-            print(f"{check_name}: {outcome}")
+    outcomes = [_call(fn, case) for case in cases]
+    if any(o.not_implemented for o in outcomes):
+        print(f"{check_name}: {NOT_IMPLEMENTED}")
+        return False
+    for index, (case, outcome) in enumerate(zip(cases, outcomes)):
+        if outcome.error is not None or not _matches(outcome, case.expected, case):
+            print(f"{check_name}: {_failure(index, cases, outcomes)}")
             return False
     print(f"{check_name}: all {len(cases)} cases passed")
     return True

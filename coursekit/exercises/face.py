@@ -283,10 +283,10 @@ def check_chi2_features(chi2_features: Callable) -> bool:
             Mistake(out.sum(dim=1), "keep one feature per embedding dimension: return (B, E), "
                     "do not sum"),
             Mistake((fi - fj).abs() / den, "square the difference in the numerator"),
-            Mistake(num / (fi.abs() + fj.abs()), "add eps to the denominator so 0/0 cannot "
-                    "give nan"),
             Mistake(num / (fi.abs() + fj.abs() + 1e-6), "use the eps argument, not a hard-coded "
                     "1e-6"),
+            Mistake(num / (fi.abs() + fj.abs()), "add eps to the denominator so 0/0 cannot "
+                    "give nan"),
         ]
         if eps is None:
             mistakes = [m for m in mistakes if "hard-coded" not in m.hint]

@@ -1,0 +1,171 @@
+"""The receptive-field, output-shape and 1-D convolution self-checks pass the reference
+solutions and catch each classic mistake with its own hint (wrong versions kept on purpose)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from coursekit.exercises import check_conv1d, check_conv_output_shape, check_receptive_field
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def run(check, fn, capsys):
+    ok = check(fn)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    return ok, lines[0]
+
+
+def assert_catches(check, fn, hint, capsys):
+    ok, line = run(check, fn, capsys)
+    assert not ok and f"{check.__name__}: case '" in line and hint in line, line
+
+
+# ----------------------------------------------------------------------------- receptive_field
+
+
+def receptive_field(layers):
+    r, j = 1, 1
+    for k, s in layers:
+        r += (k - 1) * j
+        j *= s
+    return r, j
+
+
+def rf_jump_first(layers):
+    r, j = 1, 1
+    for k, s in layers:
+        j *= s
+        r += (k - 1) * j
+    return r, j
+
+
+def rf_no_jump(layers):
+    r, j = 1, 1
+    for k, s in layers:
+        r += k - 1
+        j *= s
+    return r, j
+
+
+def rf_k_not_k_minus_1(layers):
+    r, j = 1, 1
+    for k, s in layers:
+        r += k * j
+        j *= s
+    return r, j
+
+
+WRONG_RF = {
+    "jump updated first": (rf_jump_first, "update r first"),
+    "jump ignored": (rf_no_jump, "multiply (k − 1) by the current jump"),
+    "k instead of k-1": (rf_k_not_k_minus_1, "not k·j"),
+    "swapped result": (lambda layers: receptive_field(layers)[::-1], "(size, jump) in that order"),
+}
+
+
+def test_receptive_field_passes_reference(capsys):
+    assert run(check_receptive_field, receptive_field, capsys) == (
+        True, "check_receptive_field: all 7 cases passed")
+    assert run(check_receptive_field, lambda layers: list(receptive_field(layers)), capsys)[0]
+
+
+@pytest.mark.parametrize("mistake", sorted(WRONG_RF))
+def test_receptive_field_catches_mistake(mistake, capsys):
+    assert_catches(check_receptive_field, *WRONG_RF[mistake], capsys)
+
+
+# ----------------------------------------------------------------------------- conv_output_shape
+
+
+def conv_output_shape(n, f, stride=1, padding=0):
+    return (n + 2 * padding - f) // stride + 1
+
+
+WRONG_SHAPE = {
+    "true division": (lambda n, f, stride=1, padding=0: (n + 2 * padding - f) / stride + 1,
+                      "floor division"),
+    "off by one": (lambda n, f, stride=1, padding=0: (n + 2 * padding - f) // stride, "off by one"),
+    "padding once": (lambda n, f, stride=1, padding=0: (n + padding - f) // stride + 1, "both sides"),
+    "ceil": (lambda n, f, stride=1, padding=0: math.ceil((n + 2 * padding - f) / stride) + 1,
+             "round DOWN"),
+    "stride ignored": (lambda n, f, stride=1, padding=0: n + 2 * padding - f + 1, "divide by the stride"),
+    "+1 inside": (lambda n, f, stride=1, padding=0: (n + 2 * padding - f + 1) // stride,
+                  "after the division"),
+}
+
+
+def test_conv_output_shape_passes_reference(capsys):
+    assert run(check_conv_output_shape, conv_output_shape, capsys) == (
+        True, "check_conv_output_shape: all 8 cases passed")
+
+
+@pytest.mark.parametrize("mistake", sorted(WRONG_SHAPE))
+def test_conv_output_shape_catches_mistake(mistake, capsys):
+    assert_catches(check_conv_output_shape, *WRONG_SHAPE[mistake], capsys)
+
+
+# ----------------------------------------------------------------------------- conv1d_naive
+
+
+def conv1d_naive(x, w):
+    f = w.shape[0]
+    out = torch.zeros(x.shape[0] - f + 1, dtype=x.dtype)
+    for i in range(out.shape[0]):
+        for k in range(f):
+            out[i] += x[i + k] * w[k]
+    return out
+
+
+def conv1d_flipped(x, w):
+    return conv1d_naive(x, w.flip(0))
+
+
+def conv1d_short(x, w):
+    f = w.shape[0]
+    return torch.stack([(x[i:i + f] * w).sum() for i in range(x.shape[0] - f)]) if x.shape[0] > f \
+        else torch.zeros(0)
+
+
+def conv1d_same(x, w):
+    return conv1d_naive(torch.cat([x, torch.zeros(w.shape[0] - 1)]), w)
+
+
+def conv1d_mean(x, w):
+    f = w.shape[0]
+    return torch.stack([(x[i:i + f] * w).mean() for i in range(x.shape[0] - f + 1)])
+
+
+WRONG_CONV1D = {
+    "flipped kernel": (conv1d_flipped, "don't flip the kernel"),
+    "one output short": (conv1d_short, "off by one"),
+    "padded to length L": (conv1d_same, "no padding"),
+    "mean instead of sum": (conv1d_mean, "do not average"),
+}
+
+
+def test_conv1d_passes_reference(capsys):
+    assert run(check_conv1d, conv1d_naive, capsys) == (True, "check_conv1d: all 6 cases passed")
+    torch_conv = lambda x, w: torch.nn.functional.conv1d(x[None, None], w[None, None])[0, 0]  # noqa: E731
+    assert run(check_conv1d, torch_conv, capsys)[0]
+
+
+@pytest.mark.parametrize("mistake", sorted(WRONG_CONV1D))
+def test_conv1d_catches_mistake(mistake, capsys):
+    assert_catches(check_conv1d, *WRONG_CONV1D[mistake], capsys)
+
+
+# ----------------------------------------------------------------------------- all: the stub
+
+
+@pytest.mark.parametrize("check", [check_receptive_field, check_conv_output_shape, check_conv1d])
+def test_stub_is_not_implemented_yet(check, capsys):
+    ok, line = run(check, stub, capsys)
+    assert not ok
+    assert line == f"{check.__name__}: not implemented yet — fill in the cell above and run it again"

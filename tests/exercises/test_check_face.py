@@ -1,0 +1,250 @@
+"""The face-recognition self-checks pass the reference solutions and catch each classic mistake
+with its own hint. The wrong implementations below are kept on purpose: each one is a mistake
+students make."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from coursekit.exercises import (
+    check_chi2_features,
+    check_encoding_distance,
+    check_triplet_loss,
+    check_verify,
+    check_who_is_it,
+)
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def run(check, fn, capsys):
+    ok = check(fn)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    return ok, lines[0]
+
+
+# ----------------------------------------------------------------------------- verify
+
+
+def verify(encoding, database, name, threshold):
+    distance = float(((encoding - database[name]) ** 2).sum())
+    return distance, distance <= threshold
+
+
+def verify_l2(encoding, database, name, threshold):
+    distance = float(torch.linalg.norm(encoding - database[name]))
+    return distance, distance <= threshold
+
+
+def verify_ge(encoding, database, name, threshold):
+    distance = float(((encoding - database[name]) ** 2).sum())
+    return distance, distance >= threshold
+
+
+def verify_strict(encoding, database, name, threshold):
+    distance = float(((encoding - database[name]) ** 2).sum())
+    return distance, distance < threshold
+
+
+def verify_mean(encoding, database, name, threshold):
+    distance = float(((encoding - database[name]) ** 2).mean())
+    return distance, distance <= threshold
+
+
+def verify_tensor(encoding, database, name, threshold):  # tensors instead of Python scalars: fine
+    distance = ((encoding - database[name]) ** 2).sum()
+    return distance, distance <= threshold
+
+
+@pytest.mark.parametrize("fn", [verify, verify_tensor])
+def test_verify_passes_reference(fn, capsys):
+    assert run(check_verify, fn, capsys) == (True, "check_verify: all 6 cases passed")
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (verify_l2, "SQUARED L2"),
+    (verify_ge, "threshold test is reversed"),
+    (verify_strict, "use distance <= threshold, not <"),
+    (verify_mean, "do not average"),
+])
+def test_verify_catches_mistake(fn, hint, capsys):
+    ok, line = run(check_verify, fn, capsys)
+    assert not ok and line.startswith("check_verify: case '") and hint in line
+
+
+def test_verify_boundary_case_reports_inputs(capsys):
+    _, line = run(check_verify, verify_strict, capsys)
+    assert "boundary: distance == threshold" in line
+    assert "expected: (25.0, True), got: (25.0, False)" in line
+
+
+# ----------------------------------------------------------------------------- who_is_it
+
+
+def who_is_it(encoding, database, threshold):
+    best, best_d = None, float("inf")
+    for name, enc in database.items():
+        d = float(((encoding - enc) ** 2).sum())
+        if d < best_d:
+            best, best_d = name, d
+    return (best if best_d <= threshold else None), best_d
+
+
+def who_is_it_farthest(encoding, database, threshold):
+    name, d = max(((n, float(((encoding - e) ** 2).sum())) for n, e in database.items()),
+                  key=lambda item: item[1])
+    return (name if d <= threshold else None), d
+
+
+def who_is_it_l2(encoding, database, threshold):
+    name, d = min(((n, float(torch.dist(encoding, e))) for n, e in database.items()),
+                  key=lambda item: item[1])
+    return (name if d <= threshold else None), d
+
+
+def who_is_it_strict(encoding, database, threshold):
+    name, d = min(((n, float(((encoding - e) ** 2).sum())) for n, e in database.items()),
+                  key=lambda item: item[1])
+    return (name if d < threshold else None), d
+
+
+def who_is_it_reversed(encoding, database, threshold):
+    name, d = min(((n, float(((encoding - e) ** 2).sum())) for n, e in database.items()),
+                  key=lambda item: item[1])
+    return (None if d <= threshold else name), d
+
+
+def who_is_it_first_match(encoding, database, threshold):
+    for name, e in database.items():
+        d = float(((encoding - e) ** 2).sum())
+        if d <= threshold:
+            return name, d
+    return None, min(float(((encoding - e) ** 2).sum()) for e in database.values())
+
+
+def test_who_is_it_passes_reference(capsys):
+    assert run(check_who_is_it, who_is_it, capsys) == (True, "check_who_is_it: all 6 cases passed")
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (who_is_it_farthest, "SMALLEST distance"),
+    (who_is_it_l2, "SQUARED L2"),
+    (who_is_it_strict, "distance == threshold is a match"),
+    (who_is_it_reversed, "threshold test is reversed"),
+    (who_is_it_first_match, "keep looking after the first person"),
+])
+def test_who_is_it_catches_mistake(fn, hint, capsys):
+    ok, line = run(check_who_is_it, fn, capsys)
+    assert not ok and hint in line, line
+
+
+# ----------------------------------------------------------------------------- encoding_distance
+
+
+WRONG_DISTANCES = {
+    "L2 instead of squared": (lambda f1, f2: (f1 - f2).norm(dim=1), "SQUARED L2"),
+    "wrong axis": (lambda f1, f2: ((f1 - f2) ** 2).sum(dim=0), "not over the batch axis"),
+    "mean instead of sum": (lambda f1, f2: ((f1 - f2) ** 2).mean(dim=1), "do not average"),
+    "not squared": (lambda f1, f2: (f1 - f2).sum(dim=1), "square the differences"),
+    "one number": (lambda f1, f2: ((f1 - f2) ** 2).sum(), "one distance per row"),
+    "keepdim": (lambda f1, f2: ((f1 - f2) ** 2).sum(dim=1, keepdim=True), "drop keepdim"),
+}
+
+
+def test_encoding_distance_passes_reference(capsys):
+    ok, line = run(check_encoding_distance, lambda f1, f2: ((f1 - f2) ** 2).sum(dim=-1), capsys)
+    assert ok and line == "check_encoding_distance: all 5 cases passed"
+
+
+@pytest.mark.parametrize("mistake", sorted(WRONG_DISTANCES))
+def test_encoding_distance_catches_mistake(mistake, capsys):
+    fn, hint = WRONG_DISTANCES[mistake]
+    ok, line = run(check_encoding_distance, fn, capsys)
+    assert not ok and hint in line, line
+
+
+# ----------------------------------------------------------------------------- triplet_loss
+
+
+def _d(x, y, dim=-1):
+    return ((x - y) ** 2).sum(dim=dim)
+
+
+def triplet_loss(anchor, positive, negative, alpha=0.2):
+    return torch.clamp(_d(anchor, positive) - _d(anchor, negative) + alpha, min=0).sum()
+
+
+WRONG_TRIPLETS = {
+    "missing max": (lambda a, p, n, alpha=0.2: (_d(a, p) - _d(a, n) + alpha).sum(),
+                    "apply max(·, 0) to each triplet"),
+    "max after sum": (lambda a, p, n, alpha=0.2: torch.clamp((_d(a, p) - _d(a, n) + alpha).sum(), min=0),
+                      "before summing"),
+    "mean": (lambda a, p, n, alpha=0.2: torch.clamp(_d(a, p) - _d(a, n) + alpha, min=0).mean(),
+             "do not average"),
+    "L2": (lambda a, p, n, alpha=0.2: torch.clamp((a - p).norm(dim=-1) - (a - n).norm(dim=-1) + alpha,
+                                                  min=0).sum(), "SQUARED L2"),
+    "wrong axis": (lambda a, p, n, alpha=0.2: torch.clamp(_d(a, p, 0) - _d(a, n, 0) + alpha, min=0).sum(),
+                   "over the embedding axis"),
+    "hard-coded alpha": (lambda a, p, n, alpha=0.2: torch.clamp(_d(a, p) - _d(a, n) + 0.2, min=0).sum(),
+                         "use the alpha argument"),
+    "swapped": (lambda a, p, n, alpha=0.2: torch.clamp(_d(a, n) - _d(a, p) + alpha, min=0).sum(),
+                "positive distance comes first"),
+    "per triplet": (lambda a, p, n, alpha=0.2: torch.clamp(_d(a, p) - _d(a, n) + alpha, min=0),
+                    "expected a single number"),
+}
+
+
+def test_triplet_loss_passes_reference(capsys):
+    assert run(check_triplet_loss, triplet_loss, capsys) == (
+        True, "check_triplet_loss: all 6 cases passed")
+
+
+@pytest.mark.parametrize("mistake", sorted(WRONG_TRIPLETS))
+def test_triplet_loss_catches_mistake(mistake, capsys):
+    fn, hint = WRONG_TRIPLETS[mistake]
+    ok, line = run(check_triplet_loss, fn, capsys)
+    assert not ok and hint in line, line
+
+
+# ----------------------------------------------------------------------------- chi2_features
+
+
+def chi2_features(f_i, f_j, eps=1e-6):
+    return (f_i - f_j) ** 2 / (f_i.abs() + f_j.abs() + eps)
+
+
+WRONG_CHI2 = {
+    "no abs": (lambda fi, fj, eps=1e-6: (fi - fj) ** 2 / (fi + fj + eps), "|f_i| + |f_j|"),
+    "summed": (lambda fi, fj, eps=1e-6: ((fi - fj) ** 2 / (fi.abs() + fj.abs() + eps)).sum(1), "do not sum"),
+    "not squared": (lambda fi, fj, eps=1e-6: (fi - fj).abs() / (fi.abs() + fj.abs() + eps), "square the"),
+    "no eps": (lambda fi, fj, eps=1e-6: (fi - fj) ** 2 / (fi.abs() + fj.abs()), "add eps"),
+    "hard-coded eps": (lambda fi, fj, eps=1e-6: (fi - fj) ** 2 / (fi.abs() + fj.abs() + 1e-6),
+                       "use the eps argument"),
+}
+
+
+def test_chi2_features_passes_reference(capsys):
+    assert run(check_chi2_features, chi2_features, capsys) == (
+        True, "check_chi2_features: all 5 cases passed")
+
+
+@pytest.mark.parametrize("mistake", sorted(WRONG_CHI2))
+def test_chi2_features_catches_mistake(mistake, capsys):
+    fn, hint = WRONG_CHI2[mistake]
+    ok, line = run(check_chi2_features, fn, capsys)
+    assert not ok and hint in line, line
+
+
+# ----------------------------------------------------------------------------- all: the stub
+
+
+@pytest.mark.parametrize("check", [check_verify, check_who_is_it, check_encoding_distance,
+                                   check_triplet_loss, check_chi2_features])
+def test_stub_is_not_implemented_yet(check, capsys):
+    ok, line = run(check, stub, capsys)
+    assert not ok
+    assert line == f"{check.__name__}: not implemented yet — fill in the cell above and run it again"

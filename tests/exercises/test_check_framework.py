@@ -1,0 +1,130 @@
+"""Every check prints one line, never raises, reports errors without a traceback, and leaves
+the global RNG alone, whatever the student's function does."""
+
+from __future__ import annotations
+
+import random
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import coursekit.exercises as exercises
+
+CHECKS = [getattr(exercises, name) for name in exercises.__all__ if name.startswith("check_")]
+
+
+def test_all_fourteen_checks_are_exported():
+    assert sorted(c.__name__ for c in CHECKS) == sorted([
+        "check_verify", "check_who_is_it", "check_encoding_distance", "check_triplet_loss",
+        "check_chi2_features", "check_vgg_preprocess", "check_receptive_field", "check_total_cost",
+        "check_content_cost", "check_gram_matrix", "check_layer_style_cost", "check_style_cost",
+        "check_conv_output_shape", "check_conv1d"])
+
+
+def one_line(check, fn, capsys):
+    ok = check(fn)
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert len(lines) == 1 and captured.err == "", captured
+    assert lines[0].startswith(f"{check.__name__}: ")
+    assert "Traceback" not in lines[0]
+    return ok, lines[0]
+
+
+def raises_value_error(*args, **kwargs):
+    raise ValueError("shapes (3,) and (4,) do not match")
+
+
+def returns_garbage(*args, **kwargs):
+    return object()
+
+
+def returns_none(*args, **kwargs):
+    return None
+
+
+def returns_string(*args, **kwargs):
+    return "42"
+
+
+def returns_nan_tensor(*args, **kwargs):
+    return torch.full((2, 2), float("nan"))
+
+
+def warns_and_prints_nothing(*args, **kwargs):
+    warnings.warn("student warning", UserWarning, stacklevel=1)
+    raise IndexError("index 5 is out of bounds")
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("fn", [returns_garbage, returns_none, returns_string, returns_nan_tensor])
+def test_odd_results_fail_in_one_line(check, fn, capsys):
+    ok, line = one_line(check, fn, capsys)
+    assert ok is False and "failed — input: " in line and " — hint: " in line
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_exception_is_reported_with_type_and_message(check, capsys):
+    ok, line = one_line(check, raises_value_error, capsys)
+    assert ok is False
+    assert "got: ValueError: shapes (3,) and (4,) do not match — hint: " in line
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_student_warnings_do_not_add_lines(check, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a leaked warning would raise here
+        ok, line = one_line(check, warns_and_prints_nothing, capsys)
+    assert ok is False and "IndexError: index 5 is out of bounds" in line
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_not_a_function(check, capsys):
+    ok, line = one_line(check, 3.0, capsys)
+    assert ok is False and "pass the function itself" in line
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_global_rng_is_untouched(check, capsys):
+    states = random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state().clone()
+    check(raises_value_error)
+    capsys.readouterr()
+    assert random.getstate() == states[0]
+    assert np.array_equal(np.random.get_state()[1], states[1])
+    assert torch.equal(torch.get_rng_state(), states[2])
+
+
+def test_cases_do_not_depend_on_global_seed(capsys):
+    def verify(encoding, database, name, threshold):
+        d = float(((encoding - database[name]) ** 2).sum())
+        return d, d < threshold  # fails on the boundary case
+
+    lines = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        exercises.check_verify(verify)
+        lines.append(capsys.readouterr().out)
+    assert lines[0] == lines[1]
+
+
+def test_student_cannot_corrupt_the_expected_value(capsys):
+    def encoding_distance(f1, f2):  # changes its inputs in place, then answers from them
+        f1.zero_()
+        f2.zero_()
+        return ((f1 - f2) ** 2).sum(dim=1)
+
+    assert exercises.check_encoding_distance(encoding_distance) is False
+    line = capsys.readouterr().out
+    assert "expected: tensor (3,) [" in line and "got: tensor (3,) [0.0, 0.0, 0.0]" in line
+
+
+def test_partial_not_implemented_counts_as_not_implemented(capsys):
+    def gram_matrix(A):
+        if A.shape[0] > 4:
+            raise NotImplementedError()
+        return A @ A.T
+
+    assert exercises.check_gram_matrix(gram_matrix) is False
+    assert "not implemented yet" in capsys.readouterr().out
