@@ -204,11 +204,9 @@ def load_vgg19_weights(source: str = "imagenet", *, generator: torch.Generator |
 def _as_batch(image: Tensor) -> Tensor:
     if not isinstance(image, Tensor):
         raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
-    if image.ndim == 3:
-        image = image.unsqueeze(0)
-    if image.ndim != 4 or image.shape[1] != 3:
+    if image.ndim not in (3, 4) or image.shape[-3] != 3:
         raise ValueError(f"expected an RGB image (3, H, W) or (B, 3, H, W), got shape {tuple(image.shape)}")
-    return image
+    return image.unsqueeze(0) if image.ndim == 3 else image
 
 
 def vgg_preprocess(image: Tensor) -> Tensor:

