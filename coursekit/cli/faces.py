@@ -1,0 +1,315 @@
+"""``coursekit faces``: train a face encoder, evaluate it, and run a face database.
+
+::
+
+    coursekit faces train DATA --out MODEL.pt [--epochs N] [--device auto] [--seed 0]
+    coursekit faces evaluate DATA --model MODEL.pt [--json] [--repeats 20]
+    coursekit faces enroll DB NAME IMAGE... --model MODEL.pt [--threshold T]
+    coursekit faces identify DB IMAGE [--model MODEL.pt] [--threshold T]
+    coursekit faces verify DB NAME IMAGE [--model MODEL.pt] [--threshold T]
+
+``DATA`` is a folder with one sub-folder of images per person (the LFW layout) or the word
+``olivetti``. ``DB`` is a :class:`~coursekit.face.FaceDatabase` ``.npz`` file; ``enroll``
+creates it and records the model's path and SHA-256 in its metadata, so ``identify`` and
+``verify`` find the model without ``--model`` and refuse a different one (encodings of two
+models cannot be compared). ``--detect`` crops the largest face of each photo first
+(scikit-image's LBP cascade). Results go to standard output, progress and notes to standard
+error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+__all__ = ["register", "run"]
+
+FACE_SIZE = 64  # side of the grey face images the encoder sees
+DEFAULT_THRESHOLD = 1.0  # squared L2 on unit encodings; `faces evaluate` suggests a better one
+MAX_PAIRS = 1_000_000  # all pairs up to this many for ROC AUC / EER, else a balanced sample
+
+
+def register(subparsers) -> None:
+    """Add ``coursekit faces ...`` to the top-level parser's sub-commands."""
+    faces = subparsers.add_parser("faces", help="face recognition: train, evaluate, enroll, identify",
+                                  description=__doc__.split("::")[0].strip())
+    sub = faces.add_subparsers(dest="faces_command", metavar="ACTION", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+        p.add_argument("--detect", action="store_true",
+                       help="crop the largest face of each photo first (for ordinary photos)")
+        p.add_argument("--quiet", action="store_true", help="no progress bars or notes")
+
+    p = sub.add_parser("train", help="train a face encoder with the triplet loss")
+    p.add_argument("data", metavar="DATA", help="folder with one sub-folder per person, or 'olivetti'")
+    p.add_argument("--out", required=True, metavar="MODEL.pt", help="where to write the encoder")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: TrainConfig's)")
+    p.add_argument("--seed", type=int, default=0)
+    common(p)
+    p.set_defaults(func=run, action=_train)
+
+    p = sub.add_parser("evaluate", help="one-shot N-way accuracy, ROC AUC, EER, best threshold")
+    p.add_argument("data", metavar="DATA", help="folder with one sub-folder per person, or 'olivetti'")
+    p.add_argument("--model", required=True, metavar="MODEL.pt")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--repeats", type=int, default=20, help="random enrolments to average (>= 20)")
+    p.add_argument("--seed", type=int, default=0)
+    common(p)
+    p.set_defaults(func=run, action=_evaluate)
+
+    p = sub.add_parser("enroll", help="add a person to a face database (created if missing)")
+    p.add_argument("db", metavar="DB", help="face database file (.npz)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("images", metavar="IMAGE", nargs="+")
+    p.add_argument("--model", required=True, metavar="MODEL.pt")
+    p.add_argument("--threshold", type=float, default=None,
+                   help=f"acceptance threshold tau on squared L2 (new database: {DEFAULT_THRESHOLD})")
+    common(p)
+    p.set_defaults(func=run, action=_enroll)
+
+    for name, helptext in (("identify", "who is in this photo? (1:K)"),
+                           ("verify", "is this the claimed person? (1:1)")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("db", metavar="DB")
+        if name == "verify":
+            p.add_argument("name", metavar="NAME")
+        p.add_argument("image", metavar="IMAGE")
+        p.add_argument("--model", default=None, metavar="MODEL.pt",
+                       help="default: the model recorded in DB")
+        p.add_argument("--threshold", type=float, default=None, help="default: DB's threshold")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        common(p)
+        p.set_defaults(func=run, action=_identify if name == "identify" else _verify)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one ``coursekit faces`` action; returns the exit code."""
+    return args.action(args)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _note(args, message: str) -> None:
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+def _load_photo(path: str | Path, detect: bool) -> torch.Tensor:
+    """One image file -> ``(1, FACE_SIZE, FACE_SIZE)`` grey face."""
+    from coursekit.face.detect import crop_face, prepare_face
+    from coursekit.images import load_image
+
+    image = load_image(path)
+    return crop_face(image, size=FACE_SIZE, source=str(path)) if detect else prepare_face(
+        image, size=FACE_SIZE)
+
+
+def _load_folder_detect(root: Path):
+    """The LFW layout, each photo cropped by the face detector."""
+    from coursekit.data.faces import FACE_IMAGE_SUFFIXES, FaceDataset
+
+    if not root.is_dir():
+        raise ValueError(f"{root} is not a folder; expected one sub-folder per person")
+    people = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    images, labels, names, skipped = [], [], [], []
+    for person in people:
+        files = sorted(f for f in person.iterdir() if f.is_file() and not f.name.startswith("."))
+        found = [f for f in files if f.suffix.lower() in FACE_IMAGE_SUFFIXES]
+        skipped += [f"{person.name}/{f.name}" for f in files if f not in found]
+        if not found:
+            raise ValueError(f"person folder {person} holds no image")
+        names.append(person.name)
+        for f in found:
+            images.append(_load_photo(f, detect=True))
+            labels.append(len(names) - 1)
+    if not names:
+        raise ValueError(f"{root} holds no person folders; expected {root}/<person>/<image>.png")
+    return FaceDataset(torch.stack(images), torch.tensor(labels), names, "local", skipped)
+
+
+def _load_data(args):
+    from coursekit.data.faces import load_face_folder, load_olivetti
+
+    if args.data.lower() == "olivetti":
+        ds = load_olivetti()
+    else:
+        root = Path(args.data)
+        if not root.exists():
+            raise FileNotFoundError(f"data folder not found: {root}")
+        ds = _load_folder_detect(root) if args.detect else load_face_folder(root, size=FACE_SIZE)
+    if ds.skipped:
+        shown = ", ".join(ds.skipped[:5]) + (", ..." if len(ds.skipped) > 5 else "")
+        _note(args, f"skipped {len(ds.skipped)} file(s) that are not images: {shown}")
+    _note(args, f"{args.data}: {len(ds)} images of {ds.num_people} people ({ds.source})")
+    return ds
+
+
+def _require_pairs(ds, what: str) -> None:
+    counts = torch.bincount(ds.labels, minlength=ds.num_people)
+    if int((counts >= 2).sum()) < 2:
+        raise ValueError(
+            f"{what} needs at least two people with two or more images each; the data has "
+            f"{ds.num_people} people and {int((counts >= 2).sum())} of them have two or more images"
+        )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _load_model(path: str | Path, device):
+    from coursekit.face.encoder import load_encoder
+
+    return load_encoder(path, map_location=device).to(device).eval()
+
+
+# -- actions ------------------------------------------------------------------------------
+
+
+def _train(args) -> int:
+    from coursekit.face.encoder import save_encoder
+    from coursekit.face.train import TrainConfig, train_encoder
+    from coursekit.runtime import get_device, seed_everything
+
+    if args.epochs is not None and args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    device = get_device(args.device)
+    generator = seed_everything(args.seed)
+    ds = _load_data(args)
+    _require_pairs(ds, "training")
+    config = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
+    encoder, history = train_encoder(ds, config, device=device, generator=generator,
+                                     progress=not args.quiet)
+    out = save_encoder(encoder, args.out)
+    _note(args, f"final loss {history['epoch_loss'][-1]:.4f}")
+    print(f"wrote {out}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from coursekit.face.evaluation import (
+        all_pairs,
+        best_threshold_kfold,
+        equal_error_rate,
+        one_shot_accuracy,
+        pair_distances,
+        roc_auc,
+    )
+    from coursekit.face.train import embed
+    from coursekit.face.verification import make_pairs
+    from coursekit.runtime import get_device, seed_everything
+
+    if args.repeats < 20:
+        raise ValueError(f"--repeats must be at least 20, got {args.repeats}")
+    device = get_device(args.device)
+    generator = seed_everything(args.seed)
+    encoder = _load_model(args.model, device)
+    ds = _load_data(args)
+    _require_pairs(ds, "evaluate")
+    z = embed(encoder, ds.images.to(device))  # (N, E)
+    labels = ds.labels.to(device)
+    acc = one_shot_accuracy(z, labels, repeats=args.repeats, generator=generator)
+    n_way = int((torch.bincount(ds.labels) >= 2).sum())
+    n = len(ds)
+    if n * (n - 1) // 2 <= MAX_PAIRS:
+        i, j, same = all_pairs(labels)
+    else:
+        i, j, same = make_pairs(labels, num_pairs=MAX_PAIRS, generator=generator)
+    d = pair_distances(z, i, j)
+    auc = roc_auc(d, same)
+    eer, _ = equal_error_rate(d, same)
+    # the threshold: LFW's 10-fold protocol on balanced same / different pairs
+    bi, bj, bsame = make_pairs(labels, num_pairs=max(20, min(6000, n * 10)), generator=generator)
+    best = best_threshold_kfold(pair_distances(z, bi, bj), bsame, folds=10, generator=generator)
+    result = {"one_shot_accuracy": acc, "roc_auc": auc, "eer": eer, "threshold": best["threshold"],
+              "verification_accuracy": best["accuracy"], "n_way": n_way, "repeats": args.repeats,
+              "num_images": n, "num_people": ds.num_people, "source": ds.source}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"one-shot {n_way}-way accuracy: {acc:.4f} (mean of {args.repeats} enrolments)")
+        print(f"ROC AUC: {auc:.4f}   EER: {eer:.4f}")
+        print(f"best threshold (10-fold, balanced pairs): {best['threshold']:.4f} "
+              f"(verification accuracy {best['accuracy']:.4f})")
+    return 0
+
+
+def _open_db(args, model_path: str | None, *, create: bool):
+    """Load (or create) the database and its encoder, checking the model matches."""
+    from coursekit.face.database import FaceDatabase
+    from coursekit.runtime import get_device
+
+    device = get_device(args.device)
+    db_path = Path(args.db)
+    if db_path.exists() or not create:
+        db = FaceDatabase.load(db_path)
+    else:
+        db = FaceDatabase(threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold)
+    recorded = db.info.get("model")
+    if model_path is None:
+        if not recorded:
+            raise ValueError(f"{db_path} records no model; pass --model MODEL.pt")
+        model_path = recorded
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(f"model file not found: {model_path}")
+    digest = _sha256(model_path)
+    if db.info.get("model_sha256") not in (None, digest) and len(db):
+        raise ValueError(
+            f"{model_path} is not the model {db_path} was built with ({recorded}); encodings of "
+            "different models cannot be compared"
+        )
+    db.info.update(model=str(model_path.resolve()), model_sha256=digest)
+    db.encoder = _load_model(model_path, device)
+    if args.threshold is not None and create:
+        db.threshold = args.threshold
+    return db
+
+
+def _enroll(args) -> int:
+    if args.threshold is not None and args.threshold < 0:
+        raise ValueError(f"--threshold must be >= 0, got {args.threshold}")
+    db = _open_db(args, args.model, create=True)
+    faces = torch.stack([_load_photo(p, args.detect) for p in args.images])  # (K, 1, S, S)
+    db.enroll(args.name, faces)
+    db.save(args.db)
+    print(f"enrolled {args.name} ({len(args.images)} image(s)); {args.db} holds {len(db)} people")
+    return 0
+
+
+def _identify(args) -> int:
+    db = _open_db(args, args.model, create=False)
+    face = _load_photo(args.image, args.detect)
+    name, dist = db.identify(face, threshold=args.threshold)
+    tau = db.threshold if args.threshold is None else args.threshold
+    if args.json:
+        print(json.dumps({"name": name, "distance": dist, "threshold": tau}))
+    elif name is None:
+        nearest = db.names[int(torch.argmin(db.distances(face)))]
+        print(f"unknown person (nearest: {nearest}, distance {dist:.4f} > threshold {tau:.4f})")
+    else:
+        print(f"{name} (distance {dist:.4f} <= threshold {tau:.4f})")
+    return 0
+
+
+def _verify(args) -> int:
+    db = _open_db(args, args.model, create=False)
+    dist, ok = db.verify(_load_photo(args.image, args.detect), args.name, threshold=args.threshold)
+    tau = db.threshold if args.threshold is None else args.threshold
+    if args.json:
+        print(json.dumps({"name": args.name, "distance": dist, "threshold": tau, "accepted": ok}))
+    else:
+        verdict = "accepted" if ok else "rejected"
+        print(f"{verdict}: {args.name}, distance {dist:.4f} {'<=' if ok else '>'} threshold {tau:.4f}")
+    return 0

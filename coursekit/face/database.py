@@ -1,0 +1,318 @@
+"""A face database for verification (1:1) and recognition (1:K), lessons 4.1, 4.2 and 4.5.
+
+Enrolling a person stores their encodings ``f(x)``, computed once (lesson 4.5: precompute the
+database). A query is then compared by squared L2 distance ``d = ||f(x) - f(x_person)||^2``
+and accepted when ``d <= tau`` (lesson 4.2). A new person is added by enrolling one image:
+nothing is retrained, which is the point of one-shot learning with a similarity function.
+
+Several images per person: all their encodings are kept, and the distance to a person is the
+smallest distance to any of them (nearest neighbour), so a second photo in other lighting
+helps instead of being averaged away.
+
+File format (:meth:`FaceDatabase.save`, written atomically): a NumPy ``.npz`` archive of plain
+arrays, read back with ``allow_pickle=False``:
+
+* ``encodings``: float32 ``(M, E)``, every stored encoding;
+* ``owners``: int64 ``(M,)``, the index into ``names`` of each encoding's person;
+* ``metadata``: a 0-d unicode array holding JSON: ``{"format": "coursekit-face-database",
+  "version": 1, "names": [...], "threshold": tau, "embedding_dim": E, "info": {...}}``, where
+  ``info`` holds free JSON values (the ``coursekit faces`` command keeps the model path there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from coursekit.face.train import embed
+
+__all__ = ["FaceDatabase"]
+
+_FORMAT = "coursekit-face-database"
+_VERSION = 1
+
+
+class FaceDatabase:
+    """Named face encodings with ``verify`` (1:1) and ``identify`` (1:K).
+
+    Args:
+        encoder: maps images ``(B, C, H, W)`` to encodings ``(B, E)``; needed only to pass
+            images (encodings can always be passed directly).
+        threshold: the acceptance threshold ``tau`` on squared L2 distance (``d <= tau``).
+        info: free JSON-serialisable values saved with the database.
+
+    Example:
+        >>> db = FaceDatabase(threshold=0.5)
+        >>> db.enroll("ada", torch.tensor([1.0, 0.0]))
+        >>> db.enroll("bob", torch.tensor([0.0, 1.0]))
+        >>> db.verify(torch.tensor([0.9, 0.1]), "ada")
+        (0.02, True)
+        >>> db.identify(torch.tensor([0.6, 0.6]))
+        (None, 0.52)
+        >>> db.names
+        ['ada', 'bob']
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module | None = None,
+        *,
+        threshold: float,
+        info: dict | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.threshold = _check_threshold(threshold)
+        self.info = dict(info or {})
+        self._names: list[str] = []
+        self._encodings: torch.Tensor | None = None  # (M, E)
+        self._owners = torch.zeros(0, dtype=torch.long)  # (M,)
+
+    # -- contents ---------------------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        """The enrolled people, in enrolment order."""
+        return list(self._names)
+
+    @property
+    def embedding_dim(self) -> int | None:
+        """``E``, or ``None`` while the database is empty."""
+        return None if self._encodings is None else int(self._encodings.shape[1])
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __repr__(self) -> str:
+        m = 0 if self._encodings is None else self._encodings.shape[0]
+        return f"FaceDatabase({len(self)} people, {m} encodings, threshold={self.threshold})"
+
+    def encodings_of(self, name: str) -> torch.Tensor:
+        """The ``(K, E)`` stored encodings of ``name``."""
+        k = self._index(name)
+        return self._encodings[self._owners == k]
+
+    # -- encoding ---------------------------------------------------------------------------
+
+    def encode(self, image_or_encoding: torch.Tensor) -> torch.Tensor:
+        """Encodings ``(K, E)`` of an encoding ``(E,)``, encodings ``(K, E)``, an image
+        ``(C, H, W)`` or images ``(K, C, H, W)`` (images need the database's encoder)."""
+        x = torch.as_tensor(image_or_encoding)
+        if x.dim() in (1, 2):
+            z = x.reshape(-1, x.shape[-1]) if x.dim() == 1 else x
+        elif x.dim() in (3, 4):
+            if self.encoder is None:
+                raise ValueError(
+                    f"got an image of shape {tuple(x.shape)} but this database has no encoder; "
+                    "pass encodings (E,) or create FaceDatabase(encoder, threshold=...)"
+                )
+            z = embed(self.encoder, x if x.dim() == 4 else x[None])
+        else:
+            raise ValueError(
+                "expected an encoding (E,), encodings (K, E), an image (C, H, W) or images "
+                f"(K, C, H, W), got shape {tuple(x.shape)}"
+            )
+        if z.shape[0] == 0:
+            raise ValueError("got no encodings (an empty batch)")
+        if self._encodings is not None and z.shape[1] != self._encodings.shape[1]:
+            raise ValueError(
+                f"encodings of size {z.shape[1]} do not match the database's size "
+                f"{self._encodings.shape[1]}"
+            )
+        if not torch.isfinite(z).all():
+            raise ValueError("encodings contain NaN or infinity")
+        return z.detach().float()
+
+    # -- enrolment --------------------------------------------------------------------------
+
+    def enroll(self, name: str, image_or_encoding: torch.Tensor) -> None:
+        """Add ``name`` (or more encodings of an enrolled person), without any retraining.
+
+        Args:
+            name: the person's name, a non-empty string.
+            image_or_encoding: see :meth:`encode`; a batch adds several images at once.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        z = self.encode(image_or_encoding)
+        if name not in self._names:
+            self._names.append(name)
+        k = self._names.index(name)
+        if self._encodings is None:
+            self._encodings = z
+            self._owners = torch.full((z.shape[0],), k, dtype=torch.long, device=z.device)
+        else:
+            dev = self._encodings.device
+            self._encodings = torch.cat([self._encodings, z.to(dev)])
+            self._owners = torch.cat([self._owners, torch.full((z.shape[0],), k, dtype=torch.long,
+                                                               device=dev)])
+
+    def remove(self, name: str) -> None:
+        """Forget ``name`` and all their encodings."""
+        k = self._index(name)
+        keep = self._owners != k
+        self._encodings = self._encodings[keep]
+        self._owners = self._owners[keep]
+        self._owners = self._owners - (self._owners > k).long()
+        del self._names[k]
+        if not self._names:
+            self._encodings = None
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def distances(self, image_or_encoding: torch.Tensor) -> torch.Tensor:
+        """Squared L2 distance from one query to every enrolled person (the smallest over each
+        person's encodings).
+
+        Returns:
+            ``(P,)`` distances, in the order of :attr:`names`.
+        """
+        if not self._names:
+            raise ValueError("the face database is empty; enroll someone first")
+        z = self.encode(image_or_encoding)
+        if z.shape[0] != 1:
+            raise ValueError(f"expected one query, got {z.shape[0]}")
+        z = z.to(self._encodings.device)
+        d = (self._encodings - z).pow(2).sum(dim=1)  # (M,)
+        out = torch.full((len(self._names),), float("inf"), device=d.device, dtype=d.dtype)
+        return out.scatter_reduce(0, self._owners, d, reduce="amin")  # (P,)
+
+    def verify(
+        self, image: torch.Tensor, name: str, threshold: float | None = None
+    ) -> tuple[float, bool]:
+        """Face verification (1:1): is this the person they claim to be?
+
+        Args:
+            image: the query, an image or an encoding (see :meth:`encode`).
+            name: the claimed identity.
+            threshold: ``tau`` (default: the database's).
+
+        Returns:
+            ``(distance, accepted)`` with ``accepted = distance <= tau``.
+
+        Raises:
+            ValueError: ``name`` is not enrolled.
+        """
+        k = self._index(name)
+        tau = self.threshold if threshold is None else _check_threshold(threshold)
+        d = float(self.distances(image)[k])
+        return d, d <= tau
+
+    def identify(
+        self, image: torch.Tensor, threshold: float | None = None
+    ) -> tuple[str | None, float]:
+        """Face recognition (1:K): who is this, if anyone we know?
+
+        Returns:
+            ``(name, distance)`` of the nearest person, or ``(None, distance)`` when even the
+            nearest is farther than ``tau`` (an unknown person is rejected).
+        """
+        tau = self.threshold if threshold is None else _check_threshold(threshold)
+        d = self.distances(image)
+        k = int(torch.argmin(d))
+        dist = float(d[k])
+        return (self._names[k] if dist <= tau else None), dist
+
+    def _index(self, name: str) -> int:
+        try:
+            return self._names.index(name)
+        except ValueError:
+            known = ", ".join(self._names[:10]) + (", ..." if len(self._names) > 10 else "")
+            raise ValueError(
+                f"{name!r} is not in the face database (enrolled: {known or 'nobody'})"
+            ) from None
+
+    # -- files ------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the database to ``path`` (``.npz`` + JSON metadata, see the module docstring),
+        atomically: a temporary file in the same folder, then a rename.
+
+        Returns:
+            The path written.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self._encodings is None:
+            enc = np.zeros((0, 0), dtype=np.float32)
+        else:
+            enc = self._encodings.detach().cpu().numpy().astype(np.float32)
+        meta = {"format": _FORMAT, "version": _VERSION, "names": self._names,
+                "threshold": self.threshold, "embedding_dim": self.embedding_dim, "info": self.info}
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, encodings=enc, owners=self._owners.cpu().numpy().astype(np.int64),
+                         metadata=np.array(json.dumps(meta)))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, encoder: nn.Module | None = None) -> FaceDatabase:
+        """Read a database written by :meth:`save`.
+
+        Args:
+            path: the ``.npz`` file.
+            encoder: the encoder to use for image queries (not stored in the file).
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+            ValueError: the file is corrupt, not an ``.npz`` archive, or not a coursekit face
+                database; the message names the file.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"face database not found: {path}")
+        try:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy array
+                raise ValueError("not an .npz archive")
+            with loaded as z:
+                enc, owners = z["encodings"], z["owners"]
+                meta = json.loads(str(z["metadata"][()]))
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            raise ValueError(
+                f"{path}: not a coursekit face database, or the file is corrupt ({err})"
+            ) from err
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise ValueError(f"{path}: not a coursekit face database (format tag missing)")
+        if meta.get("version") != _VERSION:
+            raise ValueError(f"{path}: face database version {meta.get('version')!r} is not "
+                             f"supported (expected {_VERSION})")
+        names = meta.get("names")
+        ok = (isinstance(names, list) and all(isinstance(n, str) for n in names)
+              and enc.ndim == 2 and owners.ndim == 1 and enc.shape[0] == owners.shape[0]
+              and enc.dtype == np.float32 and owners.dtype == np.int64
+              and (owners.size == 0 or (owners.min() >= 0 and owners.max() < len(names)))
+              and len(set(np.unique(owners).tolist())) == len(names))
+        if not ok:
+            raise ValueError(f"{path}: corrupt face database (arrays and names do not match)")
+        db = cls(encoder, threshold=meta.get("threshold", 0.0), info=meta.get("info") or {})
+        db._names = list(names)
+        if names:
+            db._encodings = torch.from_numpy(enc.copy())
+            db._owners = torch.from_numpy(owners.copy())
+        return db
+
+
+def _check_threshold(threshold: float) -> float:
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be a number >= 0, got {threshold!r}") from None
+    if not t >= 0 or t == float("inf"):
+        raise ValueError(f"threshold must be a finite number >= 0, got {threshold!r}")
+    return t
