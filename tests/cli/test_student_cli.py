@@ -1,0 +1,159 @@
+"""``coursekit student-version``: on a generated notebook and on the real notebooks/ — valid
+notebooks, no solution text, and every unfilled exercise's check says "not implemented yet"."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursekit.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+_spec = importlib.util.spec_from_file_location(
+    "student_harness", ROOT / "tests" / "exercises" / "student_harness.py")
+harness = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(harness)
+
+NOT_IMPLEMENTED = "not implemented yet — fill in the cell above and run it again"
+
+
+def _solution_lines(nb) -> list[str]:
+    """The non-blank lines between the markers of every solution region."""
+    lines, inside = [], False
+    for cell in nb.cells:
+        for line in cell.source.splitlines():
+            if line.strip() == "### BEGIN SOLUTION":
+                inside = True
+            elif line.strip() == "### END SOLUTION":
+                inside = False
+            elif inside and line.strip() and not line.strip().startswith("#"):
+                lines.append(line.strip())
+    return lines
+
+
+def _write(folder: Path, name: str, cells) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = cells
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def small_course(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    code, md = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
+    exercise = code("def conv_output_shape(n, f, stride=1, padding=0):\n"
+                    '    """⌊(n + 2p − f)/s⌋ + 1."""\n'
+                    "    ### BEGIN SOLUTION\n"
+                    "    size_solution = (n + 2 * padding - f) // stride + 1\n"
+                    "    return size_solution\n"
+                    "    ### END SOLUTION\n")
+    exercise.outputs = [nbformat.v4.new_output("stream", name="stdout", text="size_solution\n")]
+    exercise.execution_count = 2
+    _write(folder, "4_11_conv.ipynb", [
+        md("# 1-D convolutions"), code("import torch"), exercise,
+        code("# NBVAL_CHECK_OUTPUT\nfrom coursekit.exercises import check_conv_output_shape\n"
+             "check_conv_output_shape(conv_output_shape);")])
+    _write(folder, "4_01_intro.ipynb", [md("# Intro"), code("print(1)")])
+    return folder
+
+
+def test_cli_writes_student_notebooks(small_course, tmp_path, capsys):
+    out = tmp_path / "build" / "student"
+    before = {p.name: p.read_bytes() for p in small_course.iterdir()}
+    assert main(["student-version", str(small_course), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "4_11_conv.ipynb: 1 solution(s) replaced by stubs" in printed
+    assert printed.strip().splitlines()[-1] == (
+        f"wrote 2 student notebook(s) with 1 exercise stub(s) to {out}")
+    assert {p.name: p.read_bytes() for p in small_course.iterdir()} == before
+    nb = nbformat.read(out / "4_11_conv.ipynb", as_version=4)
+    nbformat.validate(nb)
+    text = (out / "4_11_conv.ipynb").read_text()
+    assert "size_solution" not in text and "BEGIN SOLUTION" not in text
+    assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
+    assert harness.run_exercises(nb) == [f"check_conv_output_shape: {NOT_IMPLEMENTED}"]
+    # the teacher's version passes its own check
+    assert harness.run_exercises(nbformat.read(small_course / "4_11_conv.ipynb", as_version=4)) == [
+        "check_conv_output_shape: all 8 cases passed"]
+
+
+def test_cli_refuses_output_equal_to_input(small_course, capsys):
+    before = {p.name: p.read_bytes() for p in small_course.iterdir()}
+    assert main(["student-version", str(small_course), "-o", str(small_course)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("coursekit: error: the output folder") and "input folder" in err
+    assert {p.name: p.read_bytes() for p in small_course.iterdir()} == before
+
+
+def test_cli_missing_input_is_a_one_line_error(tmp_path, capsys):
+    assert main(["student-version", str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0]
+
+
+# ----------------------------------------------------------------------------- the real notebooks
+
+REAL = sorted(NOTEBOOKS.glob("*.ipynb"))
+WITH_EXERCISES = [p for p in REAL if "### BEGIN SOLUTION" in p.read_text(encoding="utf-8")]
+
+
+@pytest.fixture(scope="module")
+def student_course(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    assert main(["student-version", str(NOTEBOOKS), "-o", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_every_real_notebook_gets_a_student_copy(student_course):
+    assert sorted(p.name for p in student_course.glob("*.ipynb")) == [p.name for p in REAL]
+    for path in student_course.glob("*.ipynb"):
+        nbformat.validate(nbformat.read(path, as_version=4))
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.stem)
+def test_real_student_notebook(path, student_course):
+    teacher = nbformat.read(path, as_version=4)
+    student = nbformat.read(student_course / path.name, as_version=4)
+    text = (student_course / path.name).read_text(encoding="utf-8")
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    leaked = [line for line in _solution_lines(teacher) if len(line) > 12 and line in text]
+    assert not leaked, f"solution text left in the student copy: {leaked[:3]}"
+    assert all(c.outputs == [] for c in student.cells if c.cell_type == "code")
+
+    checks = [c for c in student.cells if c.cell_type == "code" and harness.is_check_cell(c.source)]
+    assert checks, "an exercise without a self-check cell"
+    lines = harness.run_exercises(student)  # raises if a cell crashes instead of reporting
+    assert len(lines) == len(checks)
+    assert all(re.fullmatch(rf"check_\w+: {NOT_IMPLEMENTED}", line) for line in lines), lines
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.stem)
+def test_real_solutions_pass_their_checks(path):
+    lines = harness.run_exercises(nbformat.read(path, as_version=4))
+    assert lines and all(re.fullmatch(r"check_\w+: all \d+ cases passed", line) for line in lines), lines
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.stem)
+def test_stubbed_functions_are_not_used_after_their_exercise(path, student_course):
+    """A later cell calling an unfilled exercise function would crash the student's notebook."""
+    student = nbformat.read(student_course / path.name, as_version=4)
+    stubbed: set[str] = set()
+    offenders = []
+    for index, cell in enumerate(student.cells):
+        if cell.cell_type != "code":
+            continue
+        if harness.STUB_MARK in cell.source:
+            stubbed.update(harness.exercise_names(cell.source))
+        elif not harness.is_check_cell(cell.source):
+            offenders += [f"cell {index} calls {name}()" for name in stubbed
+                          if re.search(rf"(?<![\w.]){name}\(", cell.source)]
+    assert not offenders, offenders
