@@ -263,12 +263,36 @@ def _pick_hint(index: int, cases: Sequence[Case], outcomes: Sequence[_Outcome]) 
     return best
 
 
+# Hints for errors whose message says more than the case's hint.
+_ERROR_HINTS = (
+    ("view size is not compatible", ".view() needs a contiguous tensor: use .reshape() after a "
+     "transpose or permute"),
+    ("must match the size of tensor", "the two shapes do not line up: print the shapes of your "
+     "intermediate tensors"),
+    ("mat1 and mat2 shapes cannot be multiplied", "check the matrix product's shapes: "
+     "(n, k) @ (k, m)"),
+    ("dimension out of range", "this input has fewer dimensions than your code assumes: check "
+     "which axis you index or sum over"),
+    ("expected scalar type", "mixed dtypes: create new tensors with dtype=x.dtype"),
+    ("expected all tensors to be on the same device", "create new tensors with device=x.device "
+     "(the check passes CPU tensors)"),
+)
+
+
+def _error_hint(err: BaseException, default: str) -> str:
+    text = str(err).lower()
+    for needle, hint in _ERROR_HINTS:
+        if needle in text:
+            return hint
+    return default
+
+
 def _failure(index: int, cases: Sequence[Case], outcomes: Sequence[_Outcome]) -> str:
     case, outcome = cases[index], outcomes[index]
     inputs = case.inputs or describe(case.args, case.kwargs)
     head = f"case '{case.name}' failed — input: {inputs}, expected: {fmt(case.expected)}, got: "
     if outcome.error is not None:
-        return f"{head}{_error_text(outcome.error)} — hint: {case.hint}"
+        return f"{head}{_error_text(outcome.error)} — hint: {_error_hint(outcome.error, case.hint)}"
     try:
         hint = _pick_hint(index, cases, outcomes)
         if hint is None:

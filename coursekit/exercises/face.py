@@ -128,6 +128,8 @@ def check_who_is_it(who_is_it: Callable) -> bool:
                     "None when the smallest distance is > threshold"),
             Mistake((first_below, dists.get(first_below)), "keep looking after the first person "
                     "under the threshold: return the nearest one"),
+            Mistake((None, 100.0), "start the search from min_dist = float('inf'): nobody was "
+                    "closer than your starting value 100"),
         ]
         return Case(name, (encoding, base, threshold), expected, hint, mistakes=mistakes)
 

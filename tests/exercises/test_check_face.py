@@ -248,3 +248,16 @@ def test_stub_is_not_implemented_yet(check, capsys):
     ok, line = run(check, stub, capsys)
     assert not ok
     assert line == f"{check.__name__}: not implemented yet — fill in the cell above and run it again"
+
+
+def test_who_is_it_fixed_starting_distance(capsys):
+    def who_is_it_start_100(encoding, database, threshold):
+        min_dist, identity = 100.0, None
+        for name, enc in database.items():
+            d = float(((encoding - enc) ** 2).sum())
+            if d < min_dist:
+                min_dist, identity = d, name
+        return (identity if min_dist <= threshold else None), min_dist
+
+    ok, line = run(check_who_is_it, who_is_it_start_100, capsys)
+    assert not ok and "float('inf')" in line, line

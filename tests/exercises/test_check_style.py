@@ -237,3 +237,14 @@ def test_stub_is_not_implemented_yet(check, capsys):
     ok, line = run(check, stub, capsys)
     assert not ok
     assert line == f"{check.__name__}: not implemented yet — fill in the cell above and run it again"
+
+
+def test_layer_style_cost_view_after_permute_gets_the_reshape_hint(capsys):
+    def layer_style_cost_view(a_S, a_G):
+        n_H, n_W, n_C = a_S.shape
+        S, G = a_S.transpose(0, 2).view(n_C, -1), a_G.transpose(0, 2).view(n_C, -1)
+        return ((S @ S.T - G @ G.T) ** 2).sum() / (2 * n_H * n_W * n_C) ** 2
+
+    ok, line = run(check_layer_style_cost, layer_style_cost_view, capsys)
+    assert not ok and "got: RuntimeError: view size is not compatible" in line
+    assert "use .reshape()" in line
