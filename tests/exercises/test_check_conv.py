@@ -7,25 +7,9 @@ import math
 
 import pytest
 import torch
+from check_helpers import assert_catches, run
 
 from coursekit.exercises import check_conv1d, check_conv_output_shape, check_receptive_field
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def run(check, fn, capsys):
-    ok = check(fn)
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1, lines
-    return ok, lines[0]
-
-
-def assert_catches(check, fn, hint, capsys):
-    ok, line = run(check, fn, capsys)
-    assert not ok and f"{check.__name__}: case '" in line and hint in line, line
-
 
 # ----------------------------------------------------------------------------- receptive_field
 
@@ -159,13 +143,3 @@ def test_conv1d_passes_reference(capsys):
 @pytest.mark.parametrize("mistake", sorted(WRONG_CONV1D))
 def test_conv1d_catches_mistake(mistake, capsys):
     assert_catches(check_conv1d, *WRONG_CONV1D[mistake], capsys)
-
-
-# ----------------------------------------------------------------------------- all: the stub
-
-
-@pytest.mark.parametrize("check", [check_receptive_field, check_conv_output_shape, check_conv1d])
-def test_stub_is_not_implemented_yet(check, capsys):
-    ok, line = run(check, stub, capsys)
-    assert not ok
-    assert line == f"{check.__name__}: not implemented yet — fill in the cell above and run it again"

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from check_helpers import NOT_IMPLEMENTED, stub
 
 import coursekit.exercises as exercises
 
@@ -56,6 +57,12 @@ def returns_nan_tensor(*args, **kwargs):
 def warns_and_prints_nothing(*args, **kwargs):
     warnings.warn("student warning", UserWarning, stacklevel=1)
     raise IndexError("index 5 is out of bounds")
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_unfilled_stub_is_not_implemented_yet(check, capsys):
+    ok, line = one_line(check, stub, capsys)
+    assert ok is False and line == f"{check.__name__}: {NOT_IMPLEMENTED}"
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)

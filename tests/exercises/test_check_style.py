@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from check_helpers import assert_catches, run, stub
 
 from coursekit.exercises import (
     check_content_cost,
@@ -18,20 +19,7 @@ from coursekit.exercises import (
 MEAN = torch.tensor([103.939, 116.779, 123.68]).view(3, 1, 1)
 
 
-def stub(*args, **kwargs):
-    raise NotImplementedError()
 
-
-def run(check, fn, capsys):
-    ok = check(fn)
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1, lines
-    return ok, lines[0]
-
-
-def assert_catches(check, fn, hint, capsys):
-    ok, line = run(check, fn, capsys)
-    assert not ok and f"{check.__name__}: case '" in line and hint in line, line
 
 
 # ----------------------------------------------------------------------------- vgg_preprocess
@@ -226,25 +214,3 @@ def test_style_cost_with_unfilled_layer_cost_is_not_implemented(capsys):
 
     ok, line = run(check_style_cost, style_cost_calling_stub, capsys)
     assert not ok and "not implemented yet" in line
-
-
-# ----------------------------------------------------------------------------- all: the stub
-
-
-@pytest.mark.parametrize("check", [check_vgg_preprocess, check_total_cost, check_content_cost,
-                                   check_gram_matrix, check_layer_style_cost, check_style_cost])
-def test_stub_is_not_implemented_yet(check, capsys):
-    ok, line = run(check, stub, capsys)
-    assert not ok
-    assert line == f"{check.__name__}: not implemented yet — fill in the cell above and run it again"
-
-
-def test_layer_style_cost_view_after_permute_gets_the_reshape_hint(capsys):
-    def layer_style_cost_view(a_S, a_G):
-        n_H, n_W, n_C = a_S.shape
-        S, G = a_S.transpose(0, 2).view(n_C, -1), a_G.transpose(0, 2).view(n_C, -1)
-        return ((S @ S.T - G @ G.T) ** 2).sum() / (2 * n_H * n_W * n_C) ** 2
-
-    ok, line = run(check_layer_style_cost, layer_style_cost_view, capsys)
-    assert not ok and "got: RuntimeError: view size is not compatible" in line
-    assert "use .reshape()" in line
