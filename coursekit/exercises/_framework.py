@@ -8,7 +8,9 @@ matching hint. A check prints exactly one line and returns ``True``/``False``; i
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import math
 import numbers
 import warnings
@@ -228,7 +230,8 @@ class _Outcome:
 def _call(fn: Callable, case: Case) -> _Outcome:
     args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
     try:
-        with warnings.catch_warnings():  # the one-line report is the whole output
+        # the one-line report is the whole output: no warnings or debug prints in between
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             got = case.call(fn, args, kwargs) if case.call else fn(*args, **kwargs)
     except NotImplementedError:
