@@ -19,6 +19,12 @@ def exercise_names(source: str) -> list[str]:
     return re.findall(r"^\s*def (\w+)\(", source, flags=re.M)
 
 
+def python_source(source: str) -> str:
+    """The cell without IPython magics and shell escapes (``%matplotlib inline``, ``!pip``)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
 def run_exercises(nb) -> list[str]:
     """Exec the first code cell (setup), every exercise cell (stubbed or with its solution) and
     every check cell, in order; return the lines printed by the check cells. Any exception
@@ -27,7 +33,7 @@ def run_exercises(nb) -> list[str]:
     namespace: dict = {"__name__": "__student__"}
     lines: list[str] = []
     for index, cell in enumerate(code):
-        source = cell.source
+        source = python_source(cell.source)
         if index == 0 or STUB_MARK in source or SOLUTION_MARK in source:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(source, f"<cell {index}>", "exec"), namespace)  # noqa: S102

@@ -19,7 +19,8 @@ SECRET = "distance_secret_4711"
 def make_notebook(with_outputs: bool = True) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    setup = nbformat.v4.new_code_cell("import torch\nfrom coursekit.runtime import seed_everything\n"
+    setup = nbformat.v4.new_code_cell("%matplotlib inline\nimport torch\n"
+                                      "from coursekit.runtime import seed_everything\n"
                                       "generator = seed_everything(0)")
     exercise = nbformat.v4.new_code_cell(
         "def triplet_loss(anchor, positive, negative, alpha=0.2):\n"
