@@ -22,6 +22,7 @@ A *feature model* is either
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -99,10 +100,31 @@ class TopPatches:
         return out
 
 
-def _model_device(model: nn.Module) -> torch.device | None:
-    for t in list(model.parameters()) + list(model.buffers()):
-        return t.device
-    return None
+def _resolve_device(model, device: str | torch.device | None) -> torch.device:
+    """``device`` if given (the model is moved there), else where the model's tensors are."""
+    current = None
+    if isinstance(model, nn.Module):
+        current = next(iter([*model.parameters(), *model.buffers()]), None)
+        current = None if current is None else current.device
+    if device is None:
+        return current if current is not None else get_device(None)
+    dev = get_device(device)
+    if current is not None and current != dev:
+        model.to(dev)
+    return dev
+
+
+@contextlib.contextmanager
+def _eval_mode(model) -> Iterator[None]:
+    """Run ``model`` in eval mode (batch norm with its running statistics), then restore."""
+    was_training = isinstance(model, nn.Module) and model.training
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            model.train()
 
 
 def _is_vgg(model) -> bool:
@@ -275,38 +297,25 @@ def top_patches_by_layer(
     if not units or any(not us for us in units.values()):
         raise ValueError(f"give at least one unit per layer, got {units}")
     layers = list(units)
-    if isinstance(model, nn.Module):
-        dev = get_device(device) if device is not None else _model_device(model)
-        if dev is None:
-            dev = get_device(None)
-        if _model_device(model) not in (None, dev):
-            model.to(dev)
-        was_training = model.training
-        model.eval()
-    else:
-        dev, was_training = get_device(device), False
+    dev = _resolve_device(model, device)
     trackers = {layer: _RunningTopK(units[layer], k) for layer in layers}
     seen, geometry, size = 0, None, None
     total = math.ceil(len(images) / batch_size) if hasattr(images, "__len__") else None
-    try:
-        with torch.no_grad():
-            for batch in tqdm(_batches(images, batch_size), total=total, disable=not progress,
-                              desc="patch search", leave=False):
-                if tuple(batch.shape[-2:]) != size:
-                    size = tuple(batch.shape[-2:])
-                    geometry = dict(fields) if fields is not None else _layer_geometry(
-                        model, layers, size)
-                acts = layer_activations(model, batch.to(dev), layers)
-                for layer in layers:
-                    c = acts[layer].shape[1]
-                    bad = [u for u in units[layer] if not 0 <= u < c]
-                    if bad:
-                        raise ValueError(f"layer {layer!r} has {c} units; got unit(s) {bad}")
-                    trackers[layer].update(acts[layer], batch, seen, geometry[layer])
-                seen += batch.shape[0]
-    finally:
-        if was_training:
-            model.train()
+    with _eval_mode(model), torch.no_grad():
+        for batch in tqdm(_batches(images, batch_size), total=total, disable=not progress,
+                          desc="patch search", leave=False):
+            if tuple(batch.shape[-2:]) != size:
+                size = tuple(batch.shape[-2:])
+                geometry = dict(fields) if fields is not None else _layer_geometry(
+                    model, layers, size)
+            acts = layer_activations(model, batch.to(dev), layers)
+            for layer in layers:
+                c = acts[layer].shape[1]
+                bad = [u for u in units[layer] if not 0 <= u < c]
+                if bad:
+                    raise ValueError(f"layer {layer!r} has {c} units; got unit(s) {bad}")
+                trackers[layer].update(acts[layer], batch, seen, geometry[layer])
+            seen += batch.shape[0]
     if seen == 0:
         raise ValueError("no images were given")
     return {layer: trackers[layer].result(layer, geometry[layer], seen) for layer in layers}
