@@ -142,3 +142,27 @@ def test_module_bad_arguments():
         ConvNd(1, 1, 3, n_dims=4)
     with pytest.raises(ValueError, match="groups=2"):
         ConvNd(3, 4, 3, groups=2)
+
+
+@pytest.mark.parametrize("which", ["x", "weight"])
+def test_gradient_of_one_input_only(which):
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(3, 4, 9, 9, generator=g, dtype=torch.float64, requires_grad=which == "x")
+    w = torch.randn(6, 2, 3, 3, generator=g, dtype=torch.float64, requires_grad=which == "weight")
+    kw = {"stride": 2, "padding": 1, "dilation": 2, "groups": 2}
+    (mine,) = torch.autograd.grad(convnd(x, w, **kw).square().sum(), x if which == "x" else w)
+    (ref,) = torch.autograd.grad(F.conv2d(x, w, **kw).square().sum(), x if which == "x" else w)
+    torch.testing.assert_close(mine, ref)
+
+
+def test_large_input_is_processed_in_chunks():
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(20, 8, 64, 64, generator=g, dtype=torch.float64, requires_grad=True)  # > 8 MB
+    w = torch.randn(4, 8, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(convnd(x, w, padding=1), F.conv2d(x, w, padding=1))
+    convnd(x, w, padding=1).sum().backward()
+    gx, gw = x.grad.clone(), w.grad.clone()
+    x.grad = w.grad = None
+    F.conv2d(x, w, padding=1).sum().backward()
+    torch.testing.assert_close(gx, x.grad)
+    torch.testing.assert_close(gw, w.grad)
