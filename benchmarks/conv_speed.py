@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         "# convnd speed (benchmarks/conv_speed.py)",
         "",
         f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, float32, median of {args.repeats} runs. Run with OMP_NUM_THREADS=1 on a machine "
-        "shared with other jobs (load ~10 on 2 cores): absolute times are inflated and noisy, the ratios "
+        f"{torch.get_num_threads()} threads, float32, median of {args.repeats} runs. "
+        "Run with OMP_NUM_THREADS=1 on a machine shared with other jobs (load ~10 on 2 cores): "
+        "absolute times are inflated and noisy, the ratios "
         "matter. The first VolumeNet block has one input channel, where torch has a fast special path.",
         "",
         "| shape | x | weight | options | convnd fwd (ms) | torch fwd (ms) | ratio fwd | ratio fwd+bwd "
