@@ -83,6 +83,9 @@ class FaceEncoder(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(pool_size)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(c * pool_size * pool_size, embedding_dim)
+        # batch norm before the L2 normalisation spreads the encodings over the sphere and
+        # keeps batch-hard training from collapsing every face onto one point
+        self.norm = nn.BatchNorm1d(embedding_dim)
 
     @property
     def embedding_dim(self) -> int:
@@ -96,7 +99,7 @@ class FaceEncoder(nn.Module):
         if s is not None and tuple(x.shape[-2:]) != (s, s):
             x = F.interpolate(x, size=(s, s), mode="area" if min(x.shape[-2:]) >= s else "bilinear")
         z = self.pool(self.features(x)).flatten(1)  # (B, C * pool * pool)
-        return F.normalize(self.head(self.dropout(z)), dim=1)
+        return F.normalize(self.norm(self.head(self.dropout(z))), dim=1)
 
 
 def save_encoder(encoder: FaceEncoder, path: str | os.PathLike) -> Path:

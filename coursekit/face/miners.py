@@ -66,6 +66,9 @@ def mine_triplets(
     if strategy not in MINING_STRATEGIES:
         raise ValueError(f"strategy must be one of {MINING_STRATEGIES}, got {strategy!r}")
     dev = embeddings.device
+    if len(labels) == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=dev)
+        return empty, empty.clone(), empty.clone()
     with torch.no_grad():
         d = pairwise_distances(embeddings.detach())  # (B, B)
         same = labels.unsqueeze(0) == labels.unsqueeze(1)

@@ -220,9 +220,11 @@ def train_encoder(
     dev = get_device(device)
     if generator is None:
         generator = torch.Generator().manual_seed(int(torch.randint(2**31, (1,))))
-    if encoder is None:
-        encoder = FaceEncoder(config.embedding_dim, dataset.images.shape[1], widths=config.widths,
-                              input_size=config.input_size, dropout=config.dropout)
+    if encoder is None:  # initialised from `generator`, leaving torch's global RNG alone
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            encoder = FaceEncoder(config.embedding_dim, dataset.images.shape[1], widths=config.widths,
+                                  input_size=config.input_size, dropout=config.dropout)
     encoder = encoder.to(dev).train()
     images, labels = dataset.images.to(dev), dataset.labels.to(dev)
     sampler = PKSampler(dataset.labels, config.people_per_batch, config.images_per_person,

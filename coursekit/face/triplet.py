@@ -78,6 +78,8 @@ def _check_labels(embeddings: torch.Tensor, labels: torch.Tensor) -> None:
 def _batch_hard(embeddings: torch.Tensor, labels: torch.Tensor, alpha: float, squared: bool = True):
     """Per-anchor batch-hard losses ``(B,)`` and the mask of anchors with a valid triplet."""
     _check_labels(embeddings, labels)
+    if len(labels) == 0:
+        return embeddings.sum(1), torch.zeros(0, dtype=torch.bool, device=labels.device)
     d = pairwise_distances(embeddings, squared=squared)  # (B, B)
     same = labels.unsqueeze(0) == labels.unsqueeze(1)  # (B, B)
     eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
