@@ -201,11 +201,13 @@ def patch_collection(
     Raises:
         ValueError: ``num_images < 1``, a non-positive size or ``min_scale`` outside (0, 1].
 
+    Usage (it reads some 30 image files, a few seconds)::
+
+        images, descriptions = patch_collection(300, size=128, generator=generator)
+
     Example:
-        >>> images, descriptions = patch_collection(4, size=32,
-        ...                                         generator=torch.Generator().manual_seed(0))
-        >>> tuple(images.shape), len(descriptions)
-        ((4, 3, 32, 32), 4)
+        >>> sorted({info["kind"] for info in COLLECTION_IMAGES.values()})
+        ['art', 'face', 'photo', 'texture']
     """
     out = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     if num_images < 1 or min(out) < 1:

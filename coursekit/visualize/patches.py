@@ -78,6 +78,20 @@ class TopPatches:
         """Patches per unit."""
         return int(self.values.shape[1])
 
+    def select(self, units: Sequence[int]) -> TopPatches:
+        """The same result for a subset of the units (channel indices, in the order given).
+
+        Raises:
+            ValueError: a unit that is not in :attr:`units`.
+        """
+        missing = [u for u in units if u not in self.units]
+        if missing:
+            raise ValueError(f"unit(s) {missing} not analysed; available: {self.units}")
+        rows = [self.units.index(u) for u in units]
+        return TopPatches(self.layer, list(units), self.values[rows], self.image_indices[rows],
+                          self.positions[rows], self.boxes[rows], [self.patches[r] for r in rows],
+                          self.field, self.num_images)
+
     def padded(self, fill: float = 0.5) -> Tensor:
         """All patches on canvases of the full receptive-field size.
 

@@ -52,6 +52,11 @@ def test_topk_equals_brute_force(layer, device):
             assert tuple(top.boxes[u, j].tolist()) == box
             torch.testing.assert_close(top.patches[u][j], images[i, :, box[0]:box[2], box[1]:box[3]])
     assert top.num_images == 23 and top.k == k and top.units == units
+    sub = top.select([5, 0])
+    assert sub.units == [5, 0] and torch.equal(sub.values, top.values[[2, 0]])
+    assert sub.patches[0] is top.patches[2] and torch.equal(sub.boxes[1], top.boxes[0])
+    with pytest.raises(ValueError, match="not analysed"):
+        top.select([1])
 
 
 def test_iterable_of_mixed_sizes_and_several_layers():
