@@ -188,3 +188,19 @@ def test_stub_calls_are_found():
                 code("from coursekit.exercises import check_conv1d\ncheck_conv1d(f);"),
                 code("z = f(2)\nw = lib.f(3)")]
     assert _stub_calls(nb) == (["cell 2 calls f()"], ["cell 4 calls f()"])
+
+
+@pytest.mark.slow
+def test_student_notebook_in_a_real_kernel(small_course, tmp_path, capsys):
+    """Executed by Jupyter, the unfilled exercise reports "not implemented yet" and no cell
+    errors."""
+    nbclient = pytest.importorskip("nbclient")
+    out = tmp_path / "student"
+    assert main(["student-version", str(small_course), "-o", str(out), "--quiet"]) == 0
+    nb = nbformat.read(out / "4_11_conv.ipynb", as_version=4)
+    nb.cells[1].source = "%matplotlib inline\n" + nb.cells[1].source
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert [o.text for o in outputs if o.output_type == "stream"] == [
+        f"check_conv_output_shape: {NOT_IMPLEMENTED}\n"]
