@@ -1,0 +1,169 @@
+"""``coursekit style``: paint a photo in the style of one or more paintings (lessons 4.6, 4.8).
+
+    coursekit style photo.jpg starry_night.jpg -o out.png --size 256 --steps 300
+    coursekit style photo.jpg a.jpg b.jpg --blend 0.7,0.3 --preserve-colors -o out.png
+
+The defaults are :class:`coursekit.style.TransferConfig`'s. Progress goes to stderr, one
+summary line to stdout. Errors a user can fix (an unreadable image, a size too small for the
+chosen layers, an unknown layer, an output that would overwrite an input) are one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+__all__ = ["register", "run"]
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from err
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def register(subparsers) -> None:
+    """Add the ``style`` sub-command to the ``coursekit`` parser."""
+    from coursekit.style.transfer import DEFAULT_STYLE_LAYERS, TransferConfig
+
+    d = TransferConfig()
+    p = subparsers.add_parser(
+        "style",
+        help="neural style transfer: paint CONTENT in the style of STYLE",
+        description="Neural style transfer (Gatys et al.): gradient descent on the pixels of G "
+                    "to minimise alpha*J_content + beta*J_style (+ tv*TV) on VGG19 features.",
+    )
+    p.add_argument("content", metavar="CONTENT", help="the content photo")
+    p.add_argument("styles", metavar="STYLE", nargs="+", help="one or more style images")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png",
+                   help="the image to write (never one of the inputs)")
+    p.add_argument("--size", type=int, default=d.size, help=f"longer side in pixels ({d.size})")
+    p.add_argument("--scales", type=_ints, default=None, metavar="S1,S2",
+                   help="coarse-to-fine sizes, e.g. 128,256 (overrides --size)")
+    p.add_argument("--steps", type=int, default=d.num_steps,
+                   help=f"optimisation steps per scale ({d.num_steps})")
+    p.add_argument("--alpha", type=float, default=d.alpha, help=f"content weight ({d.alpha:g})")
+    p.add_argument("--beta", type=float, default=d.beta, help=f"style weight ({d.beta:g})")
+    p.add_argument("--tv", type=float, default=d.tv_weight,
+                   help=f"total-variation weight ({d.tv_weight:g})")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (L-BFGS 1, Adam 0.02)")
+    p.add_argument("--init", choices=("noise", "content", "content+noise"), default=d.init)
+    p.add_argument("--content-layer", default=d.content_layer,
+                   help=f"VGG19 layer of the content cost ({d.content_layer})")
+    p.add_argument("--style-layers", type=_names, default=DEFAULT_STYLE_LAYERS,
+                   metavar="L1,L2,...", help="VGG19 layers of the style cost "
+                   f"({','.join(DEFAULT_STYLE_LAYERS)})")
+    p.add_argument("--style-weights", type=_floats, default=None, metavar="W1,W2,...",
+                   help="lambda per style layer (default: equal, summing to 1)")
+    p.add_argument("--blend", type=_floats, default=None, metavar="W1,W2,...",
+                   help="weight per STYLE image when several are given (default: equal)")
+    p.add_argument("--preserve-colors", action="store_true",
+                   help="transfer the luminance only; keep the photo's colours")
+    p.add_argument("--pooling", choices=("max", "avg"), default=d.pooling)
+    p.add_argument("--weights", choices=("imagenet", "torchvision", "random"), default=d.weights,
+                   help="VGG19 weights: imagenet (offline, default), torchvision (downloads if "
+                        "not cached); random is for tests only")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (auto)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial noise (0)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _check_output(output: Path, inputs: list[str]) -> None:
+    """Fail before the run, not after it: an input as output, or an unknown image extension."""
+    from coursekit.images import save_image
+
+    target = output.resolve()
+    for p in inputs:
+        if Path(p).resolve() == target:
+            raise ValueError(f"refusing to write over the input image {p}; choose another output")
+    with tempfile.TemporaryDirectory() as tmp:  # the same check save_image makes at the end
+        save_image(torch.zeros(3, 1, 1), Path(tmp) / f"probe{output.suffix}")
+
+
+def _build_config(args: argparse.Namespace):
+    from coursekit.style.transfer import TransferConfig
+
+    try:
+        return TransferConfig(
+            size=args.size, num_steps=args.steps, optimizer=args.optimizer, lr=args.lr,
+            alpha=args.alpha, beta=args.beta, tv_weight=args.tv, init=args.init,
+            content_layer=args.content_layer, style_layers=args.style_layers,
+            style_layer_weights=args.style_weights,
+            style_blend=args.blend, preserve_colors=args.preserve_colors, scales=args.scales,
+            pooling=args.pooling, weights=args.weights,
+        )
+    except ValueError as err:  # name the option rather than the config field
+        msg = str(err).replace("style_layer_weights", "--style-weights").replace(
+            "style_layers", "--style-layers").replace("sizes", "--size/--scales")
+        raise ValueError(msg) from err
+
+
+def _check_layers_and_size(config, content_shape: tuple[int, int], n_styles: int) -> None:
+    from coursekit.style.transfer import _fit  # the shape style_transfer will use
+    from coursekit.style.vgg import VGG19_LAYERS, vgg_min_size
+
+    layers = [config.content_layer, *config.style_layers]
+    bad = [n for n in layers if n not in VGG19_LAYERS]
+    if bad:
+        raise ValueError(f"unknown VGG19 layer {bad[0]!r}; valid layers are conv1_1 ... relu5_4 "
+                         f"and pool1 ... pool5 (e.g. relu1_1, relu4_2, relu5_1)")
+    if config.style_blend is not None and len(config.style_blend) != n_styles:
+        raise ValueError(f"--blend has {len(config.style_blend)} weights for {n_styles} style images")
+    need = vgg_min_size(layers)
+    h, w = _fit(*content_shape, config.sizes[0])
+    if min(h, w) < need:
+        raise ValueError(
+            f"size {config.sizes[0]} is too small for layers up to "
+            f"{max(layers, key=VGG19_LAYERS.index)}: the image would be {h}x{w} px, and "
+            f"{need.bit_length() - 1} poolings need at least {need} px per side"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``coursekit style``; returns the exit code."""
+    from coursekit.images import load_image, save_image
+    from coursekit.runtime import get_device, seed_everything
+    from coursekit.style.transfer import style_transfer
+    from coursekit.style.vgg import vgg19_features
+
+    output = Path(args.output)
+    inputs = [args.content, *args.styles]
+    _check_output(output, inputs)
+    config = _build_config(args)
+    content = load_image(args.content)
+    styles = [load_image(p) for p in args.styles]
+    _check_layers_and_size(config, tuple(content.shape[-2:]), len(styles))
+    device = get_device(args.device)
+    generator = seed_everything(args.seed)
+    start = time.perf_counter()
+    extractor = vgg19_features(config.weights, pooling=config.pooling, device=device)
+    result = style_transfer(content.to(device), [s.to(device) for s in styles], config,
+                            extractor=extractor, device=device, generator=generator,
+                            progress=not args.quiet)
+    save_image(result.image, output, protect=inputs)
+    h = result.history
+    _, height, width = result.image.shape
+    print(f"wrote {output} ({width}x{height}, {config.steps_total} steps on {device.type}, "
+          f"{time.perf_counter() - start:.1f} s; J_content {h['content'][0]:.3g} -> "
+          f"{h['content'][-1]:.3g}, J_style {h['style'][0]:.3g} -> {h['style'][-1]:.3g})"
+          if h["content"] and h["style"] else f"wrote {output}", file=sys.stdout)
+    return 0
