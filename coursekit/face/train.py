@@ -165,8 +165,8 @@ class TrainConfig:
     strategy: str = "batch_hard"
     augment: bool = True
     embedding_dim: int = 128
-    widths: tuple[int, ...] = (32, 64, 128, 128)
-    input_size: int | None = None
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    input_size: int | None = 32
     dropout: float = 0.0
     steps_per_epoch: int | None = None
 
