@@ -67,7 +67,7 @@ def train_peak_detector(
     window: int = 2048,
     batch_size: int = 32,
     num_steps: int = 200,
-    lr: float = 3e-3,
+    lr: float = 1e-2,
     pos_weight: float = 10.0,
     device: str | torch.device | None = None,
     generator: torch.Generator | None = None,
