@@ -307,7 +307,43 @@ def _failure(index: int, cases: Sequence[Case], outcomes: Sequence[_Outcome]) ->
         return f"{head}an unexpected value ({_error_text(err)}) — hint: {case.hint}"
 
 
-def run_check(check_name: str, fn: Any, cases: Sequence[Case]) -> bool:
+class CheckResult:
+    """Whether a self-check passed: truthy/falsy, equal to ``True``/``False``, and silent in Jupyter.
+
+    A check's last-line value must not add an output to the cell: nbval executes cells without
+    IPython's history, where a trailing ``;`` does not hide a plain ``True``. This object
+    displays nothing (``_ipython_display_``) so ``check_x(fn)`` shows only its one printed line.
+
+    Example:
+        >>> r = CheckResult(True)
+        >>> bool(r), r == True, r
+        (True, True, CheckResult(passed=True))
+    """
+
+    __slots__ = ("passed",)
+
+    def __init__(self, passed: bool) -> None:
+        self.passed = bool(passed)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CheckResult):
+            return self.passed == other.passed
+        return self.passed == other if isinstance(other, bool) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def __repr__(self) -> str:
+        return f"CheckResult(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:
+        """Show nothing: the check has already printed its line."""
+
+
+def run_check(check_name: str, fn: Any, cases: Sequence[Case]) -> CheckResult:
     """Run ``cases`` against ``fn``; print one line and return whether every case passed.
 
     Every case is run (so that a mistake can be recognised from all of its results); the line
@@ -317,14 +353,14 @@ def run_check(check_name: str, fn: Any, cases: Sequence[Case]) -> bool:
     if not callable(fn):
         print(f"{check_name}: expected your function, got {fmt(fn)} — pass the function itself, "
               "e.g. check(my_function), not check(my_function(...))")
-        return False
+        return CheckResult(False)
     outcomes = [_call(fn, case) for case in cases]
     if any(o.not_implemented for o in outcomes):
         print(f"{check_name}: {NOT_IMPLEMENTED}")
-        return False
+        return CheckResult(False)
     for index, (case, outcome) in enumerate(zip(cases, outcomes)):
         if outcome.error is not None or not _matches(outcome, case.expected, case):
             print(f"{check_name}: {_failure(index, cases, outcomes)}")
-            return False
+            return CheckResult(False)
     print(f"{check_name}: all {len(cases)} cases passed")
-    return True
+    return CheckResult(True)

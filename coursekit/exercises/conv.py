@@ -12,19 +12,19 @@ from collections.abc import Callable
 
 import torch
 
-from coursekit.exercises._framework import Case, Mistake, randn, run_check
+from coursekit.exercises._framework import Case, CheckResult, Mistake, randn, run_check
 
 __all__ = ["check_conv1d", "check_conv_output_shape"]
 
 
-def check_conv_output_shape(conv_output_shape: Callable) -> bool:
+def check_conv_output_shape(conv_output_shape: Callable) -> CheckResult:
     """Check ``conv_output_shape(n, f, stride=1, padding=0)`` = ⌊(n + 2p − f)/s⌋ + 1, an int.
 
     Example:
         >>> check_conv_output_shape(lambda n, f, stride=1, padding=0:
         ...     (n + 2 * padding - f) // stride + 1)
         check_conv_output_shape: all 8 cases passed
-        True
+        CheckResult(passed=True)
     """
     def case(name, n, f, hint, stride=None, padding=None, positional=False):
         s = 1 if stride is None else stride
@@ -65,7 +65,7 @@ def check_conv_output_shape(conv_output_shape: Callable) -> bool:
     return run_check("check_conv_output_shape", conv_output_shape, cases)
 
 
-def check_conv1d(conv1d_naive: Callable) -> bool:
+def check_conv1d(conv1d_naive: Callable) -> CheckResult:
     """Check ``conv1d_naive(x, w)``: x (L,), w (f,) → (L − f + 1,) cross-correlation,
     out[i] = Σ_k x[i + k]·w[k] (no kernel flip).
 
@@ -75,7 +75,7 @@ def check_conv1d(conv1d_naive: Callable) -> bool:
         ...     return torch.stack([(x[i:i + f] * w).sum() for i in range(x.shape[0] - f + 1)])
         >>> check_conv1d(conv1d_naive)
         check_conv1d: all 6 cases passed
-        True
+        CheckResult(passed=True)
     """
     def xcorr(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return x.unfold(0, w.shape[0], 1) @ w  # (L - f + 1, f) @ (f,)

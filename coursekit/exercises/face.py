@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from coursekit.exercises._framework import Case, Mistake, rand, randn, run_check
+from coursekit.exercises._framework import Case, CheckResult, Mistake, rand, randn, run_check
 
 __all__ = [
     "check_chi2_features",
@@ -38,7 +38,7 @@ def _t(*values: float) -> torch.Tensor:
 # 4.1 verify
 
 
-def check_verify(verify: Callable) -> bool:
+def check_verify(verify: Callable) -> CheckResult:
     """Check ``verify(encoding, database, name, threshold) -> (distance, accepted)``.
 
     ``distance`` is ‖encoding − database[name]‖² and ``accepted`` is ``distance <= threshold``.
@@ -50,7 +50,7 @@ def check_verify(verify: Callable) -> bool:
         ...     return distance, distance <= threshold
         >>> check_verify(verify)
         check_verify: all 6 cases passed
-        True
+        CheckResult(passed=True)
     """
     db = {"ana": _t(0, 0, 0, 0), "bo": _t(3.1, 4.2, 0, 0), "cy": _t(1, 1, 1, 1)}
     near = _t(0.3, 0.2, 0.1, 0.2)                      # ‖near − ana‖² = 0.18, ‖·‖ = 0.42
@@ -88,7 +88,7 @@ def check_verify(verify: Callable) -> bool:
 # 4.2 who_is_it
 
 
-def check_who_is_it(who_is_it: Callable) -> bool:
+def check_who_is_it(who_is_it: Callable) -> CheckResult:
     """Check ``who_is_it(encoding, database, threshold) -> (name or None, distance)``.
 
     The name is the nearest entry by squared L2 distance, ``distance`` the smallest squared
@@ -101,7 +101,7 @@ def check_who_is_it(who_is_it: Callable) -> bool:
         ...     return (name if d <= threshold else None), d
         >>> check_who_is_it(who_is_it)
         check_who_is_it: all 6 cases passed
-        True
+        CheckResult(passed=True)
     """
     db = {"ana": _t(2, 0, 0, 0), "bo": _t(0.5, 0, 0, 0), "cy": _t(0, 0.2, 0, 0), "dan": _t(5, 5, 5, 5)}
     enc = _t(0.4, 0, 0, 0)  # squared distances: ana 2.56, bo 0.01, cy 0.2, dan 96.16
@@ -155,13 +155,13 @@ def check_who_is_it(who_is_it: Callable) -> bool:
 # 4.3 encoding_distance
 
 
-def check_encoding_distance(encoding_distance: Callable) -> bool:
+def check_encoding_distance(encoding_distance: Callable) -> CheckResult:
     """Check ``encoding_distance(f1, f2)``: (B, E), (B, E) → (B,) squared L2 distance per row.
 
     Example:
         >>> check_encoding_distance(lambda f1, f2: ((f1 - f2) ** 2).sum(dim=1))
         check_encoding_distance: all 5 cases passed
-        True
+        CheckResult(passed=True)
     """
     def case(name, f1, f2, hint):
         diff2 = (f1 - f2) ** 2
@@ -197,7 +197,7 @@ def check_encoding_distance(encoding_distance: Callable) -> bool:
 # 4.4 triplet_loss
 
 
-def check_triplet_loss(triplet_loss: Callable) -> bool:
+def check_triplet_loss(triplet_loss: Callable) -> CheckResult:
     """Check ``triplet_loss(anchor, positive, negative, alpha=0.2)``: a scalar
     Σ_i max(‖a_i − p_i‖² − ‖a_i − n_i‖² + α, 0) over the batch.
 
@@ -208,7 +208,7 @@ def check_triplet_loss(triplet_loss: Callable) -> bool:
         ...     return torch.clamp(pos - neg + alpha, min=0).sum()
         >>> check_triplet_loss(triplet_loss)
         check_triplet_loss: all 6 cases passed
-        True
+        CheckResult(passed=True)
     """
     def case(name, a, p, n, hint, alpha=None):
         kwargs = {} if alpha is None else {"alpha": alpha}
@@ -263,7 +263,7 @@ def check_triplet_loss(triplet_loss: Callable) -> bool:
 # 4.5 chi2_features
 
 
-def check_chi2_features(chi2_features: Callable) -> bool:
+def check_chi2_features(chi2_features: Callable) -> CheckResult:
     """Check ``chi2_features(f_i, f_j, eps=1e-6)``: (B, E), (B, E) → (B, E) with
     (f_i − f_j)² / (|f_i| + |f_j| + eps).
 
@@ -271,7 +271,7 @@ def check_chi2_features(chi2_features: Callable) -> bool:
         >>> check_chi2_features(lambda f_i, f_j, eps=1e-6:
         ...     (f_i - f_j) ** 2 / (f_i.abs() + f_j.abs() + eps))
         check_chi2_features: all 5 cases passed
-        True
+        CheckResult(passed=True)
     """
     def case(name, fi, fj, hint, eps=None):
         kwargs = {} if eps is None else {"eps": eps}

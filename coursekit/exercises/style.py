@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from coursekit.exercises._framework import Case, Mistake, rand, randn, run_check
+from coursekit.exercises._framework import Case, CheckResult, Mistake, rand, randn, run_check
 
 __all__ = [
     "check_content_cost",
@@ -30,7 +30,7 @@ _VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 # 4.6 vgg_preprocess
 
 
-def check_vgg_preprocess(vgg_preprocess: Callable) -> bool:
+def check_vgg_preprocess(vgg_preprocess: Callable) -> CheckResult:
     """Check ``vgg_preprocess(image)``: RGB (3, H, W) in [0, 1] → (1, 3, H, W) BGR in 0–255
     minus the mean [103.939, 116.779, 123.68] (B, G, R order).
 
@@ -40,7 +40,7 @@ def check_vgg_preprocess(vgg_preprocess: Callable) -> bool:
         ...     return (image.flip(0) * 255 - mean).unsqueeze(0)
         >>> check_vgg_preprocess(vgg_preprocess)
         check_vgg_preprocess: all 5 cases passed
-        True
+        CheckResult(passed=True)
     """
     mean = torch.tensor(_VGG_MEAN_BGR).view(3, 1, 1)
 
@@ -88,7 +88,7 @@ def check_vgg_preprocess(vgg_preprocess: Callable) -> bool:
 # 4.8 total_cost
 
 
-def check_total_cost(total_cost: Callable) -> bool:
+def check_total_cost(total_cost: Callable) -> CheckResult:
     """Check ``total_cost(J_content, J_style, alpha=10, beta=40)`` = α·J_content + β·J_style,
     for numbers and for tensors (gradients must flow through).
 
@@ -96,7 +96,7 @@ def check_total_cost(total_cost: Callable) -> bool:
         >>> check_total_cost(lambda J_content, J_style, alpha=10, beta=40:
         ...     alpha * J_content + beta * J_style)
         check_total_cost: all 5 cases passed
-        True
+        CheckResult(passed=True)
     """
     swap = "alpha multiplies J_content and beta multiplies J_style (you swapped them)"
     own = "use the alpha and beta arguments, not the hard-coded defaults 10 and 40"
@@ -140,7 +140,7 @@ def check_total_cost(total_cost: Callable) -> bool:
 # 4.9 content_cost
 
 
-def check_content_cost(content_cost: Callable) -> bool:
+def check_content_cost(content_cost: Callable) -> CheckResult:
     """Check ``content_cost(a_C, a_G)``: activations (n_H, n_W, n_C) →
     1/(4·n_H·n_W·n_C)·Σ(a_C − a_G)².
 
@@ -150,7 +150,7 @@ def check_content_cost(content_cost: Callable) -> bool:
         ...     return ((a_C - a_G) ** 2).sum() / (4 * n_H * n_W * n_C)
         >>> check_content_cost(content_cost)
         check_content_cost: all 5 cases passed
-        True
+        CheckResult(passed=True)
     """
     def case(name, a_c, a_g, hint):
         n = a_c.numel()
@@ -206,13 +206,13 @@ def _no_transpose(a: torch.Tensor) -> torch.Tensor:
     return a.reshape(a.shape[2], -1)  # the classic mistake: mixes pixels and channels
 
 
-def check_gram_matrix(gram_matrix: Callable) -> bool:
+def check_gram_matrix(gram_matrix: Callable) -> CheckResult:
     """Check ``gram_matrix(A)``: A (n_C, n_H·n_W) → A·Aᵀ (n_C, n_C).
 
     Example:
         >>> check_gram_matrix(lambda A: A @ A.T)
         check_gram_matrix: all 5 cases passed
-        True
+        CheckResult(passed=True)
     """
     def case(name, A, hint):
         G = A @ A.T
@@ -238,7 +238,7 @@ def check_gram_matrix(gram_matrix: Callable) -> bool:
     return run_check("check_gram_matrix", gram_matrix, cases)
 
 
-def check_layer_style_cost(layer_style_cost: Callable) -> bool:
+def check_layer_style_cost(layer_style_cost: Callable) -> CheckResult:
     """Check ``layer_style_cost(a_S, a_G)``: activations (n_H, n_W, n_C) →
     1/(2·n_H·n_W·n_C)²·Σ(G_S − G_G)², with the Gram matrices of the (n_C, n_H·n_W) unrolled
     activations.
@@ -251,7 +251,7 @@ def check_layer_style_cost(layer_style_cost: Callable) -> bool:
         ...     return ((S @ S.T - G @ G.T) ** 2).sum() / (2 * n_H * n_W * n_C) ** 2
         >>> check_layer_style_cost(layer_style_cost)
         check_layer_style_cost: all 5 cases passed
-        True
+        CheckResult(passed=True)
     """
     def case(name, a_s, a_g, hint):
         n_c = a_s.shape[2]
@@ -288,7 +288,7 @@ def check_layer_style_cost(layer_style_cost: Callable) -> bool:
     return run_check("check_layer_style_cost", layer_style_cost, cases)
 
 
-def check_style_cost(style_cost: Callable) -> bool:
+def check_style_cost(style_cost: Callable) -> CheckResult:
     """Check ``style_cost(features_S, features_G, layer_weights)`` = Σ_l λ_l·J_style(l), the sum
     over the layers of ``layer_weights`` (the feature dicts may hold more layers).
 
@@ -302,7 +302,7 @@ def check_style_cost(style_cost: Callable) -> bool:
         ...                for l, w in layer_weights.items())
         >>> check_style_cost(style_cost)
         check_style_cost: all 4 cases passed
-        True
+        CheckResult(passed=True)
     """
     shapes = {"conv1_1": (4, 4, 3), "conv2_1": (3, 2, 5), "conv3_1": (2, 2, 6)}
     f_s = {k: randn(*s, seed=90 + i) for i, (k, s) in enumerate(shapes.items())}

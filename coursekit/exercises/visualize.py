@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from coursekit.exercises._framework import Case, Mistake, run_check
+from coursekit.exercises._framework import Case, CheckResult, Mistake, run_check
 
 __all__ = ["check_receptive_field"]
 
@@ -25,7 +25,7 @@ def _rf(layers, *, jump_first: bool = False, use_jump: bool = True, minus_one: b
     return r, j
 
 
-def check_receptive_field(receptive_field: Callable) -> bool:
+def check_receptive_field(receptive_field: Callable) -> CheckResult:
     """Check ``receptive_field(layers) -> (size, jump)`` for a list of (kernel_size, stride):
     r ← r + (k − 1)·j, j ← j·s, starting from r = 1, j = 1.
 
@@ -37,7 +37,7 @@ def check_receptive_field(receptive_field: Callable) -> bool:
         ...     return r, j
         >>> check_receptive_field(receptive_field)
         check_receptive_field: all 7 cases passed
-        True
+        CheckResult(passed=True)
     """
     def case(name, layers, hint):
         r, j = _rf(layers)

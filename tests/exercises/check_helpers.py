@@ -21,4 +21,4 @@ def run(check, fn, capsys):
 def assert_catches(check, fn, hint, capsys):
     """``fn`` fails the check on some case, and the line carries ``hint``."""
     ok, line = run(check, fn, capsys)
-    assert ok is False and f"{check.__name__}: case '" in line and hint in line, line
+    assert not ok and f"{check.__name__}: case '" in line and hint in line, line

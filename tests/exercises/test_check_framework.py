@@ -63,20 +63,20 @@ def warns_and_prints(*args, **kwargs):
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 def test_unfilled_stub_is_not_implemented_yet(check, capsys):
     ok, line = one_line(check, stub, capsys)
-    assert ok is False and line == f"{check.__name__}: {NOT_IMPLEMENTED}"
+    assert not ok and line == f"{check.__name__}: {NOT_IMPLEMENTED}"
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("fn", [returns_garbage, returns_none, returns_string, returns_nan_tensor])
 def test_odd_results_fail_in_one_line(check, fn, capsys):
     ok, line = one_line(check, fn, capsys)
-    assert ok is False and "failed — input: " in line and " — hint: " in line
+    assert not ok and "failed — input: " in line and " — hint: " in line
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 def test_exception_is_reported_with_type_and_message(check, capsys):
     ok, line = one_line(check, raises_value_error, capsys)
-    assert ok is False
+    assert not ok
     assert "got: ValueError: shapes (3,) and (4,) do not match — hint: " in line
 
 
@@ -85,13 +85,13 @@ def test_student_warnings_and_prints_do_not_add_lines(check, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a leaked warning would raise here
         ok, line = one_line(check, warns_and_prints, capsys)
-    assert ok is False and "IndexError: index 5 is out of bounds" in line
+    assert not ok and "IndexError: index 5 is out of bounds" in line
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 def test_not_a_function(check, capsys):
     ok, line = one_line(check, 3.0, capsys)
-    assert ok is False and "pass the function itself" in line
+    assert not ok and "pass the function itself" in line
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
@@ -123,7 +123,7 @@ def test_student_cannot_corrupt_the_expected_value(capsys):
         f2.zero_()
         return ((f1 - f2) ** 2).sum(dim=1)
 
-    assert exercises.check_encoding_distance(encoding_distance) is False
+    assert exercises.check_encoding_distance(encoding_distance) == False  # noqa: E712
     line = capsys.readouterr().out
     assert "expected: tensor (3,) [" in line and "got: tensor (3,) [0.0, 0.0, 0.0]" in line
 
@@ -134,5 +134,5 @@ def test_partial_not_implemented_counts_as_not_implemented(capsys):
             raise NotImplementedError()
         return A @ A.T
 
-    assert exercises.check_gram_matrix(gram_matrix) is False
+    assert exercises.check_gram_matrix(gram_matrix) == False  # noqa: E712
     assert "not implemented yet" in capsys.readouterr().out
