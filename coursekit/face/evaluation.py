@@ -35,6 +35,7 @@ __all__ = [
     "roc_auc",
     "roc_curve_pairs",
     "tar_at_far",
+    "threshold_at_far",
 ]
 
 
@@ -182,6 +183,29 @@ def tar_at_far(distances: torch.Tensor, same: torch.Tensor, far: float = 1e-3) -
     d, s = _check_pairs(distances, same)
     fpr, tpr, _ = metrics.roc_curve(s, -d, drop_intermediate=False)
     return float(tpr[fpr <= far].max())
+
+
+def threshold_at_far(distances: torch.Tensor, same: torch.Tensor, far: float = 1e-3) -> float:
+    """The largest threshold whose false accept rate is at most ``far``.
+
+    A door that must rarely let an impostor in picks ``tau`` this way (and accepts more false
+    rejects) instead of maximising accuracy.
+
+    Returns:
+        ``tau`` as a float; when even the smallest distance belongs to a different-person pair
+        and ``far`` is 0, a value just below it (nothing is accepted).
+
+    Example:
+        >>> threshold_at_far(torch.tensor([0.1, 0.5, 0.4, 0.9]),
+        ...                  torch.tensor([True, True, False, False]), far=0.0)
+        0.1
+    """
+    if not 0.0 <= far <= 1.0:
+        raise ValueError(f"far must be in [0, 1], got {far}")
+    d, s = _check_pairs(distances, same)
+    fpr, _, thr = metrics.roc_curve(s, -d, drop_intermediate=False)
+    tau = float(-thr[fpr <= far].min())
+    return tau if np.isfinite(tau) else float(np.nextafter(d.min(), -np.inf))
 
 
 def _best_accuracy_threshold(d: torch.Tensor, same: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

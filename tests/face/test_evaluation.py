@@ -16,6 +16,7 @@ from coursekit.face.evaluation import (
     roc_auc,
     roc_curve_pairs,
     tar_at_far,
+    threshold_at_far,
 )
 
 
@@ -73,6 +74,19 @@ def test_tar_at_far_matches_scan(target):
     d, same = _random_pairs()
     ok = [1 - frr for _, far, frr in _scan(d, same) if far <= target]
     assert tar_at_far(d, same, far=target) == pytest.approx(max(ok, default=0.0))
+
+
+@pytest.mark.parametrize("target", [0.0, 0.01, 0.1, 0.5, 1.0])
+@pytest.mark.parametrize("ties", [False, True])
+def test_threshold_at_far_matches_scan(target, ties):
+    d, same = _random_pairs(ties=ties)
+    ok = [t for t, far, _ in _scan(d, same) if far <= target]
+    tau = threshold_at_far(d, same, far=target)
+    if ok:
+        assert tau == pytest.approx(max(ok))
+    else:
+        assert tau < d.min().item()
+    assert _far_frr(d, same, tau)[0] <= target
 
 
 def test_kfold_threshold_reference():
