@@ -147,15 +147,19 @@ def _is_vgg(model) -> bool:
     return isinstance(model, VGG19Features)
 
 
+def _prefix(model: nn.Sequential, layers: Sequence[str]) -> list[tuple[str, nn.Module]]:
+    """The (flattened) named layers of ``model`` up to the deepest of ``layers``."""
+    named = _named_modules(model)
+    names = [n for n, _ in named]
+    missing = [n for n in layers if n not in names]
+    if missing:
+        raise ValueError(f"unknown layer(s) {missing}; this nn.Sequential has {names}")
+    return named[: max(names.index(n) for n in layers) + 1]
+
+
 def _layer_geometry(model, layers: Sequence[str], size: tuple[int, int]) -> dict[str, LayerField]:
     if isinstance(model, nn.Sequential):
-        named = _named_modules(model)
-        names = [n for n, _ in named]
-        missing = [n for n in layers if n not in names]
-        if missing:
-            raise ValueError(f"unknown layer(s) {missing}; this nn.Sequential has {names}")
-        last = max(names.index(n) for n in layers)
-        fields = receptive_fields(named[: last + 1], size)
+        fields = receptive_fields(_prefix(model, layers), size)
     elif _is_vgg(model):
         fields = receptive_fields(vgg19_layer_specs(pooling=model.pooling), size)
     else:
@@ -185,18 +189,13 @@ def layer_activations(model, images: Tensor, layers: Sequence[str]) -> dict[str,
     layers = list(layers)
     if not isinstance(model, nn.Sequential):
         return dict(model(images, layers))
-    named = _named_modules(model)
-    names = [n for n, _ in named]
-    missing = [n for n in layers if n not in names]
-    if missing:
-        raise ValueError(f"unknown layer(s) {missing}; this nn.Sequential has {names}")
-    last = max(names.index(n) for n in layers)
+    prefix = _prefix(model, layers)
     out, x = {}, images
-    for i, (name, module) in enumerate(named[: last + 1]):
+    for i, (name, module) in enumerate(prefix):
         x = module(x)
         if name in layers:
             # a later in-place layer (ReLU(inplace=True)) would overwrite it: keep a copy
-            out[name] = x if i == last else x.clone()
+            out[name] = x if i == len(prefix) - 1 else x.clone()
     return {n: out[n] for n in layers}
 
 

@@ -181,3 +181,16 @@ def test_ceil_mode_output_size_matches_pytorch(n):
                  nn.MaxPool2d(3, 3, padding=1, ceil_mode=True)):
         expected = tuple(pool(torch.zeros(1, 1, n, n + 1)).shape[-2:])
         assert receptive_fields([pool], (n, n + 1))["0"].output_size == expected
+
+
+def test_vgg19_output_sizes_match_the_feature_extractor():
+    from coursekit.style.vgg import VGG19_LAYERS, vgg19_features
+
+    net = vgg19_features("random", device="cpu")
+    size = (50, 38)  # odd sides: pooling floors
+    fields = vgg19_receptive_fields(size)
+    assert list(fields) == list(VGG19_LAYERS)
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, *size), list(VGG19_LAYERS))
+    for name, act in out.items():
+        assert tuple(act.shape[-2:]) == fields[name].output_size, name
