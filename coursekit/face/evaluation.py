@@ -170,6 +170,17 @@ def equal_error_rate(distances: torch.Tensor, same: torch.Tensor) -> tuple[float
     return float((fpr[k] + frr[k]) / 2), float(thr[k])
 
 
+def _operating_point(distances: torch.Tensor, same: torch.Tensor, far: float):
+    """``(tar, tau)`` at the largest threshold whose false accept rate is at most ``far``."""
+    if not 0.0 <= far <= 1.0:
+        raise ValueError(f"far must be in [0, 1], got {far}")
+    d, s = _check_pairs(distances, same)
+    fpr, tpr, thr = metrics.roc_curve(s, -d, drop_intermediate=False)
+    k = int(np.nonzero(fpr <= far)[0][-1])  # fpr and tpr grow with the threshold
+    tau = float(-thr[k])
+    return float(tpr[k]), (tau if np.isfinite(tau) else float(np.nextafter(d.min(), -np.inf)))
+
+
 def tar_at_far(distances: torch.Tensor, same: torch.Tensor, far: float = 1e-3) -> float:
     """True accept rate at the largest threshold whose false accept rate is at most ``far``.
 
@@ -178,11 +189,7 @@ def tar_at_far(distances: torch.Tensor, same: torch.Tensor, far: float = 1e-3) -
         ...            torch.tensor([True, True, False, False]), far=0.0)
         0.5
     """
-    if not 0.0 <= far <= 1.0:
-        raise ValueError(f"far must be in [0, 1], got {far}")
-    d, s = _check_pairs(distances, same)
-    fpr, tpr, _ = metrics.roc_curve(s, -d, drop_intermediate=False)
-    return float(tpr[fpr <= far].max())
+    return _operating_point(distances, same, far)[0]
 
 
 def threshold_at_far(distances: torch.Tensor, same: torch.Tensor, far: float = 1e-3) -> float:
@@ -200,12 +207,7 @@ def threshold_at_far(distances: torch.Tensor, same: torch.Tensor, far: float = 1
         ...                  torch.tensor([True, True, False, False]), far=0.0)
         0.1
     """
-    if not 0.0 <= far <= 1.0:
-        raise ValueError(f"far must be in [0, 1], got {far}")
-    d, s = _check_pairs(distances, same)
-    fpr, _, thr = metrics.roc_curve(s, -d, drop_intermediate=False)
-    tau = float(-thr[fpr <= far].min())
-    return tau if np.isfinite(tau) else float(np.nextafter(d.min(), -np.inf))
+    return _operating_point(distances, same, far)[1]
 
 
 def _best_accuracy_threshold(d: torch.Tensor, same: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
