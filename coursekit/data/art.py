@@ -16,7 +16,7 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from coursekit.data.photos import ImageSet, _resize
+from coursekit.data.photos import ImageSet, _resize, _select
 from coursekit.data.procedural_art import kandinsky_shapes, stained_glass, starry_swirls
 from coursekit.data.sources import resolve
 from coursekit.images import load_image
@@ -76,10 +76,7 @@ def artworks(size: int | tuple[int, int] | None = None, *, names: list[str] | No
         >>> tuple(art["composition_vii"].shape)
         (3, 21, 32)
     """
-    names = list(ARTWORKS) if names is None else list(names)
-    unknown = [n for n in names if n not in ARTWORKS]
-    if unknown:
-        raise ValueError(f"unknown artwork(s) {unknown}; available: {', '.join(ARTWORKS)}")
+    names = _select(names, ARTWORKS, "artwork")
     images, sources, titles = {}, {}, {}
     for i, name in enumerate(names):
         info = ARTWORKS[name]

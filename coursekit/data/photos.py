@@ -97,6 +97,15 @@ def _resize(image: Tensor, size: int | tuple[int, int] | None) -> Tensor:
     return x[0].clamp(0.0, 1.0)
 
 
+def _select(names: list[str] | None, table: Mapping[str, object], what: str) -> list[str]:
+    """``names`` (default: all of ``table``, in order), refusing unknown ones with one error."""
+    names = list(table) if names is None else list(names)
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; available: {', '.join(table)}")
+    return names
+
+
 def _from_uint8(arr: np.ndarray) -> Tensor:
     return torch.from_numpy(np.array(arr[..., :3], dtype=np.float32)).permute(2, 0, 1) / 255.0
 
@@ -179,10 +188,7 @@ def sample_photos(size: int | tuple[int, int] | None = None, *, names: list[str]
         >>> {k: tuple(v.shape) for k, v in photos.items()}, photos.source
         ({'chelsea': (3, 43, 64), 'china': (3, 43, 64)}, 'local')
     """
-    names = list(PHOTOS) if names is None else list(names)
-    unknown = [n for n in names if n not in PHOTOS]
-    if unknown:
-        raise ValueError(f"unknown photo(s) {unknown}; available: {', '.join(PHOTOS)}")
+    names = _select(names, PHOTOS, "photo")
     images, sources, titles = {}, {}, {}
     for i, name in enumerate(names):
         info = PHOTOS[name]
