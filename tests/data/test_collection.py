@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -11,7 +13,7 @@ from coursekit.data.collection import COLLECTION_IMAGES, patch_collection
 @pytest.fixture(scope="module")
 def real():
     mp = pytest.MonkeyPatch()
-    mp.setenv("COURSEKIT_DATA", "/work/shared/data")
+    mp.setenv("COURSEKIT_DATA", os.environ.get("COURSEKIT_DATA", "/work/shared/data"))
     mp.setenv("COURSEKIT_OFFLINE", "1")
     try:
         yield patch_collection(60, size=(48, 40), generator=torch.Generator().manual_seed(0))
