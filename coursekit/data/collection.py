@@ -135,7 +135,7 @@ def _skimage_images() -> tuple[dict[str, Tensor], list[str]]:
     return images, missing
 
 
-def _base_images() -> tuple[dict[str, Tensor], dict[str, str], list[str], Tensor, str]:
+def _base_images(art_side: int) -> tuple[dict[str, Tensor], dict[str, str], list[str], Tensor, str]:
     from coursekit.data.art import artworks
     from coursekit.data.faces import load_olivetti
 
@@ -147,7 +147,7 @@ def _base_images() -> tuple[dict[str, Tensor], dict[str, str], list[str], Tensor
                    for n, t in sk.items()})
     missing += sk_missing
     sources = dict.fromkeys(images, "local")
-    art = artworks(_MAX_SIDE)
+    art = artworks(art_side)  # the procedural stand-ins are slow at full size: no bigger than needed
     for n in art:
         images[n] = art[n]
         sources[n] = art.sources[n]
@@ -215,7 +215,9 @@ def patch_collection(
     if not 0.0 < min_scale <= 1.0:
         raise ValueError(f"min_scale must lie in (0, 1], got {min_scale}")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
-    bases, sources, missing, faces, face_source = _base_images()
+    # paintings at the side where the smallest crop still has the output's resolution
+    art_side = min(_MAX_SIDE, max(64, round(max(out) / min_scale)))
+    bases, sources, missing, faces, face_source = _base_images(art_side)
     slots = list(bases) + ["olivetti"] * _FACE_SLOTS
     images = torch.empty(num_images, 3, *out)
     descriptions: list[str] = []
