@@ -42,6 +42,7 @@ __all__ = [
     "VGG19_LAYERS",
     "VGG_MEAN_BGR",
     "load_vgg19_weights",
+    "normalize_vgg19_weights",
     "vgg19_features",
     "vgg_min_size",
     "vgg_preprocess",
@@ -313,10 +314,64 @@ class VGG19Features(nn.Module):
         return {n: out[n] for n in names}
 
 
+@torch.no_grad()
+def normalize_vgg19_weights(state: dict[str, Tensor], images: Tensor, *, pooling: str = "max",
+                            preprocessing: str = "caffe") -> dict[str, Tensor]:
+    """Rescale each conv filter so its mean ReLU activation over ``images`` is 1 (Gatys et al.).
+
+    Each layer's output channels are scaled and the next layer's weights compensate, so the
+    network computes the same features up to one positive factor per channel, and the
+    layers' activations, and hence their style costs, end up on comparable scales (with the raw
+    Keras weights ``relu4_1``'s activations are in the thousands and ``relu5_1``'s near ten).
+    Filters that (nearly) never fire on ``images`` keep their scale.
+
+    Args:
+        state: as returned by :func:`load_vgg19_weights` (not modified).
+        images: calibration images ``(N, 3, H, W)``, RGB in [0, 1], ``H, W >= 16``.
+        pooling, preprocessing: as for :class:`VGG19Features`.
+
+    Returns:
+        A new state dict.
+
+    Example:
+        >>> x = torch.rand(2, 3, 16, 16)
+        >>> net = VGG19Features(normalize_vgg19_weights(load_vgg19_weights("random"), x))
+        >>> means = net(x, "relu3_1")["relu3_1"].mean(dim=(0, 2, 3))  # per channel
+        >>> torch.allclose(means[means > 1e-3], torch.ones(1), atol=1e-4)
+        True
+    """
+    net = VGG19Features(state, pooling=pooling, preprocessing=preprocessing)
+    out = {k: v.clone() for k, v in state.items()}
+    x = net.preprocess(images.float())
+    previous = torch.ones(3)  # the scale of each input channel of the next conv
+    for name in VGG19_LAYERS:
+        if name.startswith("conv"):
+            out[f"{name}.weight"] /= previous.view(1, -1, 1, 1)  # undo the scaling of its inputs
+            x = F.relu(F.conv2d(x, out[f"{name}.weight"], out[f"{name}.bias"], padding=1))
+            mean = x.mean(dim=(0, 2, 3))  # (C,)
+            live = mean > 1e-4 * mean.mean()  # near-silent filters keep their scale (no blow-up)
+            previous = torch.where(live, 1.0 / mean.clamp_min(1e-12), torch.ones_like(mean))
+            out[f"{name}.weight"] *= previous.view(-1, 1, 1, 1)
+            out[f"{name}.bias"] *= previous
+            x = x * previous.view(1, -1, 1, 1)
+        elif name.startswith("pool") and name != "pool5":  # no conv after pool5
+            x = (F.max_pool2d if pooling == "max" else F.avg_pool2d)(x, 2)
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def _normalized_imagenet_state(pooling: str) -> dict[str, Tensor]:
+    from coursekit.data.photos import sample_photos
+
+    photos = torch.stack(list(sample_photos((128, 128)).values()))  # the 6 photos, offline
+    return normalize_vgg19_weights(_imagenet_state(), photos, pooling=pooling)
+
+
 def vgg19_features(
     weights: str = "imagenet",
     *,
     pooling: str = "max",
+    normalize: bool = False,
     device: str | torch.device | None = None,
     generator: torch.Generator | None = None,
 ) -> VGG19Features:
@@ -326,6 +381,9 @@ def vgg19_features(
         weights: ``"imagenet"`` (offline, default), ``"torchvision"`` (downloads 548 MB when not
             cached) or ``"random"`` (tests only).
         pooling: ``"max"`` or ``"avg"``.
+        normalize: rescale the filters so each has mean activation 1 over the course's six
+            photos (:func:`normalize_vgg19_weights`; computed once per process for
+            ``"imagenet"``), so that equal style-layer weights weigh the layers equally.
         device: where the network lives; ``None`` or ``"auto"`` picks cuda, mps, then cpu.
         generator: seeds the ``"random"`` weights.
 
@@ -335,6 +393,14 @@ def vgg19_features(
         >>> tuple(feats["relu4_2"].shape)
         (1, 512, 8, 8)
     """
-    state = load_vgg19_weights(weights, generator=generator)
     prep = "torchvision" if weights == "torchvision" else "caffe"
+    if normalize and weights == "imagenet" and pooling in ("max", "avg"):
+        state = {k: v.clone() for k, v in _normalized_imagenet_state(pooling).items()}
+    else:
+        state = load_vgg19_weights(weights, generator=generator)
+        if normalize:
+            from coursekit.data.photos import sample_photos
+
+            photos = torch.stack(list(sample_photos((128, 128)).values()))
+            state = normalize_vgg19_weights(state, photos, pooling=pooling, preprocessing=prep)
     return VGG19Features(state, pooling=pooling, preprocessing=prep).to(get_device(device))

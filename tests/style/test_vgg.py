@@ -198,3 +198,28 @@ def test_torchvision_preprocessing_uses_imagenet_mean_std():
     torch.testing.assert_close(net.preprocess(x), (x - mean) / std)
     with pytest.raises(ValueError, match="preprocessing"):
         VGG19Features(load_vgg19_weights("random"), preprocessing="bgr")
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_normalized_weights_have_unit_mean_activations(pooling):
+    from coursekit.style.vgg import normalize_vgg19_weights
+
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    raw = {k: v.clone() for k, v in load_vgg19_weights("random").items()}
+    state = normalize_vgg19_weights(raw, x, pooling=pooling)
+    assert torch.equal(raw["conv1_1.weight"], load_vgg19_weights("random")["conv1_1.weight"])  # not modified
+    net = VGG19Features(state, pooling=pooling).double()
+    layers = ["relu1_1", "relu3_4", "relu5_4"]
+    x = x.double()
+    normed, original = net(x, layers), VGG19Features(raw, pooling=pooling).double()(x, layers)
+    for name in layers:
+        means = normed[name].mean(dim=(0, 2, 3))
+        fired = means[means > 1e-3]
+        assert len(fired) > len(means) // 2
+        torch.testing.assert_close(fired, torch.ones_like(fired), atol=1e-4, rtol=1e-4)
+        # the same features up to a positive factor per channel
+        fired = original[name].sum(dim=(0, 2, 3)) > 0
+        factor = normed[name].sum(dim=(0, 2, 3))[fired] / original[name].sum(dim=(0, 2, 3))[fired]
+        assert (factor > 0).all()
+        expected = original[name][:, fired] * factor.view(1, -1, 1, 1)
+        torch.testing.assert_close(normed[name][:, fired], expected, rtol=1e-3, atol=1e-3)
