@@ -264,7 +264,9 @@ def best_threshold_kfold(
         (1.0, True)
     """
     _check_pairs(distances, same)
-    d, s = torch.as_tensor(distances).detach().double(), torch.as_tensor(same).bool()
+    # a few thousand numbers: on the CPU in float64 (not every accelerator has float64)
+    d = torch.as_tensor(distances).detach().cpu().double()
+    s = torch.as_tensor(same).detach().cpu().bool()
     if not isinstance(folds, int) or folds < 2 or folds > d.shape[0]:
         raise ValueError(f"folds must be an int in [2, {d.shape[0]}] (the pair count), got {folds!r}")
     p = d.shape[0]
@@ -351,9 +353,9 @@ def one_shot_accuracy(
         is_query = torch.ones(order.shape[0], dtype=torch.bool, device=device)
         is_query[first] = False
         query = order[is_query]
-        dist = torch.cdist(embeddings[query].double(), embeddings[enrol].double())  # (Q, n_way)
+        dist = torch.cdist(embeddings[query], embeddings[enrol])  # (Q, n_way)
         pred = torch.argmin(dist, dim=1)
-        total += float((pred == slot[inverse[query]]).double().mean())
+        total += float((pred == slot[inverse[query]]).float().mean())
     return total / repeats
 
 
@@ -378,7 +380,7 @@ def identification_accuracy_vs_gallery(
         generator: optional, for reproducible draws.
 
     Returns:
-        ``(len(gallery_sizes),)`` float64 accuracies on ``embeddings.device``.
+        ``(len(gallery_sizes),)`` float32 accuracies on ``embeddings.device``.
 
     Example:
         >>> e = torch.tensor([[0.0], [0.1], [5.0], [5.2], [9.0], [9.1]])
@@ -390,4 +392,4 @@ def identification_accuracy_vs_gallery(
         one_shot_accuracy(embeddings, labels, n_way=k, repeats=repeats, generator=generator)
         for k in gallery_sizes
     ]
-    return torch.tensor(acc, dtype=torch.float64, device=embeddings.device)
+    return torch.tensor(acc, dtype=torch.float32, device=embeddings.device)

@@ -176,9 +176,11 @@ def make_pairs(
     n_same, n_diff = num_pairs // 2, num_pairs - num_pairs // 2
 
     def rand_below(high: torch.Tensor) -> torch.Tensor:
-        """Uniform integers in [0, high) for a tensor of bounds."""
-        u = torch.rand(high.shape, generator=generator, dtype=torch.float64).to(device)
-        return torch.minimum((u * high).long(), high - 1)
+        """Uniform integers in [0, high) for a tensor of bounds (drawn on the CPU in float64,
+        which not every accelerator has, then moved)."""
+        high = high.cpu()
+        u = torch.rand(high.shape, generator=generator, dtype=torch.float64)
+        return torch.minimum((u * high).long(), high - 1).to(device)
 
     # Same-person pairs: an anchor among images of identities with 2+ images.
     multi = torch.nonzero(counts[inverse] >= 2).flatten()
