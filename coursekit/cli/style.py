@@ -60,7 +60,9 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=d.num_steps,
                    help=f"optimisation steps per scale ({d.num_steps})")
     p.add_argument("--alpha", type=float, default=d.alpha, help=f"content weight ({d.alpha:g})")
-    p.add_argument("--beta", type=float, default=d.beta, help=f"style weight ({d.beta:g})")
+    p.add_argument("--beta", type=float, default=None,
+                   help=f"style weight (default {d.beta:g} x (size/256)^2: the same balance at "
+                        "every size, since J_content grows with the image area)")
     p.add_argument("--tv", type=float, default=d.tv_weight,
                    help=f"total-variation weight ({d.tv_weight:g})")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer)
@@ -99,13 +101,23 @@ def _check_output(output: Path, inputs: list[str]) -> None:
         save_image(torch.zeros(3, 1, 1), Path(tmp) / f"probe{output.suffix}")
 
 
+def _beta(args: argparse.Namespace) -> float:
+    """``--beta``, or the default β (set for 256 px) scaled to the output size."""
+    from coursekit.style.transfer import TransferConfig
+
+    if args.beta is not None:
+        return args.beta
+    size = args.scales[-1] if args.scales else args.size
+    return TransferConfig().beta * (max(size, 1) / 256) ** 2
+
+
 def _build_config(args: argparse.Namespace):
     from coursekit.style.transfer import TransferConfig
 
     try:
         return TransferConfig(
             size=args.size, num_steps=args.steps, optimizer=args.optimizer, lr=args.lr,
-            alpha=args.alpha, beta=args.beta, tv_weight=args.tv, init=args.init,
+            alpha=args.alpha, beta=_beta(args), tv_weight=args.tv, init=args.init,
             content_layer=args.content_layer, style_layers=args.style_layers,
             style_layer_weights=args.style_weights,
             style_blend=args.blend, preserve_colors=args.preserve_colors, scales=args.scales,
