@@ -8,7 +8,7 @@ import torch
 from coursekit.data import synthetic_faces
 from coursekit.face import FaceEncoder, PKSampler, TrainConfig, augment_faces, embed, train_encoder
 
-TINY = TrainConfig(epochs=10, people_per_batch=4, images_per_person=3, lr=3e-3, widths=(8, 16, 16, 32),
+TINY = TrainConfig(epochs=8, people_per_batch=4, images_per_person=3, lr=3e-3, widths=(8, 16, 16, 32),
                    embedding_dim=16, input_size=32)
 
 
