@@ -45,10 +45,11 @@ class TransferConfig:
 
     Why ``alpha=1, beta=40`` and not the lecture's 10 and 40: with the lecture's normalisations
     the raw costs live on very different scales. On the ImageNet VGG19 (0-255 inputs) the
-    content cost ½‖a_C − a_G‖² at ``relu4_2`` of a 256-px image is of order 1e10 from noise,
-    while J_style (five layers, each divided by (2 n_H n_W n_C)²) falls to order 1e8. Measured
-    per pixel, ∂J_content/∂G is ~6x ∂J_style/∂G at 256 px, so α/β = 10/40 leaves the photo
-    barely touched; α/β = 1/40 paints the style's strokes and colours over the photo's layout
+    content cost ½‖a_C − a_G‖² at ``relu4_2`` of a 256-px image is of order 1e9-1e10 once G
+    leaves C, while J_style (five layers, each divided by (2 n_H n_W n_C)²) is of order
+    1e7-1e8. Per unit weight and per pixel, ∂J_content/∂G is ~50x ∂J_style/∂G at 256 px
+    (average pooling), so α/β = 10/40 leaves the photo barely touched; α/β = 1/40 balances the
+    two gradients and paints the style's strokes and colours over the photo's layout
     (checked by eye on Chelsea x The Starry Night). J_content sums over positions while J_style
     is normalised per position, so the balance depends on the image area: at ``size`` s use
     about ``beta = 40 * (s / 256)**2`` for the same look. ``pooling="avg"`` follows Gatys et
