@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from coursekit.files import atomic_write
 
 __all__ = ["MAX_PIXELS", "load_image", "save_image", "show_images", "to_numpy_image"]
 
@@ -197,17 +198,9 @@ def save_image(
             raise ValueError(f"refusing to write over the input image {p}; choose another output")
     arr = to_numpy_image(image)
     img = Image.fromarray((arr * 255.0).round().astype(np.uint8))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-            img.save(f, format=fmt, **kwargs)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    with atomic_write(target, "wb") as f:
+        img.save(f, format=fmt, **kwargs)
     return path
 
 

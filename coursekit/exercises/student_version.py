@@ -12,11 +12,12 @@ from __future__ import annotations
 import copy
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from coursekit.files import atomic_write
 
 __all__ = ["StudentNotebook", "strip_solutions", "student_notebook", "write_student_versions"]
 
@@ -134,14 +135,8 @@ def student_notebook(notebook: Any) -> StudentNotebook:
 
 
 def _atomic_write(text: str, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
 
 
 def _notebooks(sources: Iterable[str | os.PathLike]) -> list[Path]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from coursekit.face.train import embed
+from coursekit.files import atomic_write
 
 __all__ = ["FaceDatabase"]
 
@@ -248,16 +248,9 @@ class FaceDatabase:
             enc = self._encodings.detach().cpu().numpy().astype(np.float32)
         meta = {"format": _FORMAT, "version": _VERSION, "names": self._names,
                 "threshold": self.threshold, "embedding_dim": self.embedding_dim, "info": self.info}
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, encodings=enc, owners=self._owners.cpu().numpy().astype(np.int64),
-                         metadata=np.array(json.dumps(meta)))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path, "wb") as f:
+            np.savez(f, encodings=enc, owners=self._owners.cpu().numpy().astype(np.int64),
+                     metadata=np.array(json.dumps(meta)))
         return path
 
     @classmethod
