@@ -13,12 +13,13 @@ in one ``torch.save`` file of tensors and plain values, read back with
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from coursekit.files import atomic_write
 
 __all__ = ["FaceEncoder", "load_encoder", "save_encoder"]
 
@@ -120,15 +121,8 @@ def save_encoder(encoder: FaceEncoder, path: str | os.PathLike) -> Path:
     state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
     payload = {"format": _FORMAT, "version": _VERSION, "config": dict(encoder.config),
                "state_dict": state}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
     return path
 
 
