@@ -242,9 +242,7 @@ class _Objective:
                     self.targets[name] = GramTarget(g.float(), 1)
 
     def __call__(self, G: Tensor) -> tuple[Tensor, dict[str, float]]:
-        # channels-last activations run large convolutions ~10% faster (no layout reorders)
-        x = G.contiguous(memory_format=torch.channels_last) if G[0, 0].numel() >= 16384 else G
-        feats = self.extractor(x, self.layers) if self.layers else {}
+        feats = self.extractor(G, self.layers) if self.layers else {}
         cfg, terms = self.config, {}
         total = G.new_zeros(())
         if self.use_content:
