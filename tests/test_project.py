@@ -68,3 +68,21 @@ def test_notebook_structure(path):
     errors = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+
+
+@pytest.mark.parametrize("package", ["data", "face", "style", "visualize", "conv", "exercises"])
+def test_subpackage_reexports_are_unique(package):
+    """Each subpackage re-exports its modules' __all__: no two modules may export one name."""
+    import importlib
+    import pkgutil
+
+    pkg = importlib.import_module(f"coursekit.{package}")
+    owners: dict[str, list[str]] = {}
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"coursekit.{package}.{info.name}")
+            for name in module.__all__:
+                owners.setdefault(name, []).append(info.name)
+    clashes = {name: mods for name, mods in owners.items() if len(mods) > 1}
+    assert not clashes
+    assert sorted(pkg.__all__) == sorted(owners)
