@@ -2,17 +2,46 @@
 1-D/3-D ConvNets.
 """
 
-import importlib as _importlib
-import pkgutil as _pkgutil
+from coursekit.conv.classify import (
+    predict_proba,
+    train_volume_classifier,
+)
+from coursekit.conv.convnd import (
+    ConvNd,
+    convnd,
+)
+from coursekit.conv.models import (
+    ECGPeakNet,
+    VolumeNet,
+    conv_layer,
+)
+from coursekit.conv.naive import (
+    convnd_naive,
+)
+from coursekit.conv.peaks import (
+    detect_r_peaks,
+    normalize_ecg,
+    peak_detection_scores,
+    r_peak_targets,
+    train_peak_detector,
+)
+from coursekit.conv.shapes import (
+    conv_output_shape,
+)
 
-__all__: list[str] = []
-
-# Re-export the public names (``__all__``) of every module in this package, so notebooks
-# write ``from coursekit.conv import name``. Modules are imported in name order.
-for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("_"):
-        continue
-    _module = _importlib.import_module(f"{__name__}.{_info.name}")
-    for _name in getattr(_module, "__all__", ()):
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
+__all__ = [
+    "predict_proba",
+    "train_volume_classifier",
+    "ConvNd",
+    "convnd",
+    "ECGPeakNet",
+    "VolumeNet",
+    "conv_layer",
+    "convnd_naive",
+    "detect_r_peaks",
+    "normalize_ecg",
+    "peak_detection_scores",
+    "r_peak_targets",
+    "train_peak_detector",
+    "conv_output_shape",
+]

@@ -4,17 +4,94 @@ See :mod:`coursekit.data.sources`: the ``COURSEKIT_DATA`` folder, then the real 
 announced synthetic fallback.
 """
 
-import importlib as _importlib
-import pkgutil as _pkgutil
+from coursekit.data.art import (
+    ARTWORKS,
+    artworks,
+)
+from coursekit.data.collection import (
+    COLLECTION_IMAGES,
+    PatchCollection,
+    patch_collection,
+)
+from coursekit.data.ecg import (
+    ECGRecord,
+    load_ecg_208,
+    load_mitdb_100,
+    synthetic_ecg,
+)
+from coursekit.data.faces import (
+    FACE_IMAGE_SUFFIXES,
+    FaceDataset,
+    load_face_folder,
+    load_olivetti,
+    split_identities,
+    synthetic_faces,
+)
+from coursekit.data.photos import (
+    PHOTOS,
+    ImageSet,
+    sample_photos,
+    synthetic_photo,
+)
+from coursekit.data.procedural_art import (
+    SWIRL_PALETTES,
+    kandinsky_shapes,
+    stained_glass,
+    starry_swirls,
+)
+from coursekit.data.sources import (
+    SOURCES,
+    announce,
+    data_dir,
+    local_file,
+    offline,
+    resolve,
+)
+from coursekit.data.volumes import (
+    MedMNIST3D,
+    Volume,
+    head_phantom,
+    load_adrenalmnist3d,
+    load_ct_head,
+    load_mni152,
+    synthetic_adrenal,
+)
 
-__all__: list[str] = []
-
-# Re-export the public names (``__all__``) of every module in this package, so notebooks
-# write ``from coursekit.data import name``. Modules are imported in name order.
-for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("_"):
-        continue
-    _module = _importlib.import_module(f"{__name__}.{_info.name}")
-    for _name in getattr(_module, "__all__", ()):
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
+__all__ = [
+    "ARTWORKS",
+    "artworks",
+    "COLLECTION_IMAGES",
+    "PatchCollection",
+    "patch_collection",
+    "ECGRecord",
+    "load_ecg_208",
+    "load_mitdb_100",
+    "synthetic_ecg",
+    "FACE_IMAGE_SUFFIXES",
+    "FaceDataset",
+    "load_face_folder",
+    "load_olivetti",
+    "split_identities",
+    "synthetic_faces",
+    "PHOTOS",
+    "ImageSet",
+    "sample_photos",
+    "synthetic_photo",
+    "SWIRL_PALETTES",
+    "kandinsky_shapes",
+    "stained_glass",
+    "starry_swirls",
+    "SOURCES",
+    "announce",
+    "data_dir",
+    "local_file",
+    "offline",
+    "resolve",
+    "MedMNIST3D",
+    "Volume",
+    "head_phantom",
+    "load_adrenalmnist3d",
+    "load_ct_head",
+    "load_mni152",
+    "synthetic_adrenal",
+]

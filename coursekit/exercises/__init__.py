@@ -2,17 +2,52 @@
 built to expose the classic mistakes and prints one line.
 """
 
-import importlib as _importlib
-import pkgutil as _pkgutil
+from coursekit.exercises.conv import (
+    check_conv1d,
+    check_conv_output_shape,
+)
+from coursekit.exercises.face import (
+    check_chi2_features,
+    check_encoding_distance,
+    check_triplet_loss,
+    check_verify,
+    check_who_is_it,
+)
+from coursekit.exercises.student_version import (
+    StudentNotebook,
+    strip_solutions,
+    student_notebook,
+    write_student_versions,
+)
+from coursekit.exercises.style import (
+    check_content_cost,
+    check_gram_matrix,
+    check_layer_style_cost,
+    check_style_cost,
+    check_total_cost,
+    check_vgg_preprocess,
+)
+from coursekit.exercises.visualize import (
+    check_receptive_field,
+)
 
-__all__: list[str] = []
-
-# Re-export the public names (``__all__``) of every module in this package, so notebooks
-# write ``from coursekit.exercises import name``. Modules are imported in name order.
-for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("_"):
-        continue
-    _module = _importlib.import_module(f"{__name__}.{_info.name}")
-    for _name in getattr(_module, "__all__", ()):
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
+__all__ = [
+    "check_conv1d",
+    "check_conv_output_shape",
+    "check_chi2_features",
+    "check_encoding_distance",
+    "check_triplet_loss",
+    "check_verify",
+    "check_who_is_it",
+    "StudentNotebook",
+    "strip_solutions",
+    "student_notebook",
+    "write_student_versions",
+    "check_content_cost",
+    "check_gram_matrix",
+    "check_layer_style_cost",
+    "check_style_cost",
+    "check_total_cost",
+    "check_vgg_preprocess",
+    "check_receptive_field",
+]

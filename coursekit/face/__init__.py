@@ -2,17 +2,90 @@
 training, verification, the face database, evaluation and detection.
 """
 
-import importlib as _importlib
-import pkgutil as _pkgutil
+from coursekit.face.database import (
+    FaceDatabase,
+)
+from coursekit.face.detect import (
+    FaceBox,
+    crop_face,
+    detect_faces,
+    prepare_face,
+)
+from coursekit.face.distances import (
+    pairwise_distances,
+)
+from coursekit.face.encoder import (
+    FaceEncoder,
+    load_encoder,
+    save_encoder,
+)
+from coursekit.face.evaluation import (
+    all_pairs,
+    best_threshold_kfold,
+    equal_error_rate,
+    identification_accuracy_vs_gallery,
+    one_shot_accuracy,
+    pair_distances,
+    roc_auc,
+    roc_curve_pairs,
+    tar_at_far,
+    threshold_at_far,
+)
+from coursekit.face.miners import (
+    MINING_STRATEGIES,
+    mine_triplets,
+)
+from coursekit.face.train import (
+    PKSampler,
+    TrainConfig,
+    augment_faces,
+    embed,
+    train_encoder,
+)
+from coursekit.face.triplet import (
+    batch_hard_triplet_loss,
+    triplet_loss,
+)
+from coursekit.face.verification import (
+    VerificationHead,
+    abs_features,
+    chi2_features,
+    make_pairs,
+    train_verification_head,
+)
 
-__all__: list[str] = []
-
-# Re-export the public names (``__all__``) of every module in this package, so notebooks
-# write ``from coursekit.face import name``. Modules are imported in name order.
-for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("_"):
-        continue
-    _module = _importlib.import_module(f"{__name__}.{_info.name}")
-    for _name in getattr(_module, "__all__", ()):
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
+__all__ = [
+    "FaceDatabase",
+    "FaceBox",
+    "crop_face",
+    "detect_faces",
+    "prepare_face",
+    "pairwise_distances",
+    "FaceEncoder",
+    "load_encoder",
+    "save_encoder",
+    "all_pairs",
+    "best_threshold_kfold",
+    "equal_error_rate",
+    "identification_accuracy_vs_gallery",
+    "one_shot_accuracy",
+    "pair_distances",
+    "roc_auc",
+    "roc_curve_pairs",
+    "tar_at_far",
+    "threshold_at_far",
+    "MINING_STRATEGIES",
+    "mine_triplets",
+    "PKSampler",
+    "TrainConfig",
+    "augment_faces",
+    "embed",
+    "train_encoder",
+    "batch_hard_triplet_loss",
+    "triplet_loss",
+    "VerificationHead",
+    "abs_features",
+    "chi2_features",
+    "make_pairs",
+    "train_verification_head",
+]

@@ -2,17 +2,64 @@
 real ImageNet weights, content/style/total costs, and the transfer loop.
 """
 
-import importlib as _importlib
-import pkgutil as _pkgutil
+from coursekit.style.color import (
+    match_luminance,
+    rgb_to_yiq,
+    yiq_to_rgb,
+)
+from coursekit.style.costs import (
+    GramTarget,
+    content_cost,
+    gram_matrix,
+    gram_target,
+    layer_style_cost,
+    style_cost,
+    total_cost,
+    total_variation,
+)
+from coursekit.style.transfer import (
+    DEFAULT_STYLE_LAYERS,
+    TransferConfig,
+    TransferResult,
+    style_transfer,
+)
+from coursekit.style.vgg import (
+    IMAGENET_MEAN_RGB,
+    IMAGENET_STD_RGB,
+    VGG19_LAYERS,
+    VGG_MEAN_BGR,
+    VGG19Features,
+    load_vgg19_weights,
+    normalize_vgg19_weights,
+    vgg19_features,
+    vgg_min_size,
+    vgg_preprocess,
+)
 
-__all__: list[str] = []
-
-# Re-export the public names (``__all__``) of every module in this package, so notebooks
-# write ``from coursekit.style import name``. Modules are imported in name order.
-for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("_"):
-        continue
-    _module = _importlib.import_module(f"{__name__}.{_info.name}")
-    for _name in getattr(_module, "__all__", ()):
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
+__all__ = [
+    "match_luminance",
+    "rgb_to_yiq",
+    "yiq_to_rgb",
+    "GramTarget",
+    "content_cost",
+    "gram_matrix",
+    "gram_target",
+    "layer_style_cost",
+    "style_cost",
+    "total_cost",
+    "total_variation",
+    "DEFAULT_STYLE_LAYERS",
+    "TransferConfig",
+    "TransferResult",
+    "style_transfer",
+    "IMAGENET_MEAN_RGB",
+    "IMAGENET_STD_RGB",
+    "VGG19Features",
+    "VGG19_LAYERS",
+    "VGG_MEAN_BGR",
+    "load_vgg19_weights",
+    "normalize_vgg19_weights",
+    "vgg19_features",
+    "vgg_min_size",
+    "vgg_preprocess",
+]

@@ -2,17 +2,46 @@
 activating patches, activation maximisation and their plots.
 """
 
-import importlib as _importlib
-import pkgutil as _pkgutil
+from coursekit.visualize.maximize import (
+    activation_maximization,
+    fourier_image,
+)
+from coursekit.visualize.patches import (
+    TopPatches,
+    layer_activations,
+    top_activating_patches,
+    top_patches_by_layer,
+)
+from coursekit.visualize.plots import (
+    first_layer_filters,
+    image_grid,
+    plot_filters,
+    plot_top_patches,
+)
+from coursekit.visualize.receptive_fields import (
+    LayerField,
+    LayerSpec,
+    layer_specs,
+    receptive_fields,
+    vgg19_layer_specs,
+    vgg19_receptive_fields,
+)
 
-__all__: list[str] = []
-
-# Re-export the public names (``__all__``) of every module in this package, so notebooks
-# write ``from coursekit.visualize import name``. Modules are imported in name order.
-for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("_"):
-        continue
-    _module = _importlib.import_module(f"{__name__}.{_info.name}")
-    for _name in getattr(_module, "__all__", ()):
-        globals()[_name] = getattr(_module, _name)
-        __all__.append(_name)
+__all__ = [
+    "activation_maximization",
+    "fourier_image",
+    "TopPatches",
+    "layer_activations",
+    "top_activating_patches",
+    "top_patches_by_layer",
+    "first_layer_filters",
+    "image_grid",
+    "plot_filters",
+    "plot_top_patches",
+    "LayerField",
+    "LayerSpec",
+    "layer_specs",
+    "receptive_fields",
+    "vgg19_layer_specs",
+    "vgg19_receptive_fields",
+]
