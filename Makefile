@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.coursekit-installed
-NBVAL  := --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+NBVAL  := --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout 300
 # The real offline datasets, when ../shared/data is beside the clone (see README).
 SHARED := $(abspath ../shared/data)
 DATA_ENV := $(if $(wildcard $(SHARED)/README.md),COURSEKIT_DATA=$(SHARED) SCIKIT_LEARN_DATA=$(SHARED)/scikit_learn_data,)
