@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from timing import median_seconds
 
 from coursekit.conv import convnd, convnd_naive
 
@@ -39,16 +38,6 @@ NAIVE_SHAPES = [
 ]
 
 
-def _time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _forward_backward(conv, x, w, kwargs):
     def run():
         xg, wg = x.detach().requires_grad_(), w.detach().requires_grad_()
@@ -67,19 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         x, w = torch.randn(xs, generator=g), torch.randn(ws, generator=g)
         ref = TORCH_CONV[len(xs) - 2]
         err = (convnd(x, w, **kwargs) - ref(x, w, **kwargs)).abs().max().item()
-        t_mine = _time(lambda: convnd(x, w, **kwargs), args.repeats)  # noqa: B023
-        t_ref = _time(lambda: ref(x, w, **kwargs), args.repeats)  # noqa: B023
-        tb_mine = _time(_forward_backward(convnd, x, w, kwargs), args.repeats)
-        tb_ref = _time(_forward_backward(ref, x, w, kwargs), args.repeats)
+        t_mine = median_seconds(lambda: convnd(x, w, **kwargs), args.repeats)  # noqa: B023
+        t_ref = median_seconds(lambda: ref(x, w, **kwargs), args.repeats)  # noqa: B023
+        tb_mine = median_seconds(_forward_backward(convnd, x, w, kwargs), args.repeats)
+        tb_ref = median_seconds(_forward_backward(ref, x, w, kwargs), args.repeats)
         rows.append((label, xs, ws, kwargs, t_mine, t_ref, tb_mine, tb_ref, err))
         print(f"{label}: fwd {t_mine * 1e3:.1f} vs {t_ref * 1e3:.1f} ms ({t_mine / t_ref:.1f}x), "
               f"fwd+bwd {tb_mine / tb_ref:.1f}x, max err {err:.1e}")
     naive_rows = []
     for label, xs, ws in NAIVE_SHAPES:
         x, w = torch.randn(xs, generator=g), torch.randn(ws, generator=g)
-        t_naive = _time(lambda: convnd_naive(x, w), 1)  # noqa: B023
-        t_mine = _time(lambda: convnd(x, w), args.repeats)  # noqa: B023
-        t_ref = _time(lambda: TORCH_CONV[len(xs) - 2](x, w), args.repeats)  # noqa: B023
+        t_naive = median_seconds(lambda: convnd_naive(x, w), 1)  # noqa: B023
+        t_mine = median_seconds(lambda: convnd(x, w), args.repeats)  # noqa: B023
+        t_ref = median_seconds(lambda: TORCH_CONV[len(xs) - 2](x, w), args.repeats)  # noqa: B023
         naive_rows.append((label, t_naive, t_mine, t_ref))
         print(f"naive {label}: {t_naive * 1e3:.1f} ms vs convnd {t_mine * 1e3:.2f} ms")
 

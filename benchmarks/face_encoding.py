@@ -9,26 +9,11 @@ training step (forward + backward) for comparison. Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from timing import median_seconds
 
 from coursekit.face import FaceEncoder, batch_hard_triplet_loss, embed
-
-
-def _rate(fn, n_images: int, repeats: int, device: torch.device) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return n_images / statistics.median(times)
 
 
 def _measure(dev: torch.device, batch: int, repeats: int) -> tuple[float, float]:
@@ -42,8 +27,8 @@ def _measure(dev: torch.device, batch: int, repeats: int) -> tuple[float, float]
         batch_hard_triplet_loss(enc.train()(x), labels).backward()
         opt.step()
 
-    enc_rate = _rate(lambda: embed(enc, x, batch_size=batch), batch, repeats, dev)
-    return enc_rate, _rate(step, batch, repeats, dev)
+    enc_rate = batch / median_seconds(lambda: embed(enc, x, batch_size=batch), repeats, dev)
+    return enc_rate, batch / median_seconds(step, repeats, dev)
 
 
 def main() -> None:

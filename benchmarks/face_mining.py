@@ -24,25 +24,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
+from timing import median_seconds
 
 from coursekit.face import batch_hard_triplet_loss, mine_triplets
-
-
-def _time(fn, repeats: int, device: torch.device) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
 
 
 def main() -> None:
@@ -99,8 +85,8 @@ def main() -> None:
     ]:
         ta, tb = [], []
         for _ in range(3):  # interleave, so load changes on a shared machine hit both alike
-            ta.append(_time(a, max(1, args.repeats // 3), dev))
-            tb.append(_time(b, max(1, args.repeats // 3), dev))
+            ta.append(median_seconds(a, max(1, args.repeats // 3), dev) * 1000)
+            tb.append(median_seconds(b, max(1, args.repeats // 3), dev) * 1000)
         rows.append((name, statistics.median(ta), statistics.median(tb)))
 
     print(f"device {dev}, threads {torch.get_num_threads()}, embeddings {tuple(base.shape)}, "
