@@ -2,13 +2,13 @@
 activating patches, activation maximisation and their plots.
 """
 
+from coursekit.visualize.activations import layer_activations
 from coursekit.visualize.maximize import (
     activation_maximization,
     fourier_image,
 )
 from coursekit.visualize.patches import (
     TopPatches,
-    layer_activations,
     top_activating_patches,
     top_patches_by_layer,
 )
@@ -28,10 +28,10 @@ from coursekit.visualize.receptive_fields import (
 )
 
 __all__ = [
+    "layer_activations",
     "activation_maximization",
     "fourier_image",
     "TopPatches",
-    "layer_activations",
     "top_activating_patches",
     "top_patches_by_layer",
     "first_layer_filters",

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from coursekit.visualize.patches import _eval_mode, _resolve_device, layer_activations
+from coursekit.visualize.activations import _eval_mode, _resolve_device, layer_activations
 
 __all__ = ["activation_maximization", "fourier_image"]
 

@@ -12,34 +12,28 @@ The images stream through the model once, in batches: only a running top-``k`` p
 image index, position and the cropped patch) is kept, never all the activations, so memory
 stays flat however many images there are.
 
-A *feature model* is either
-
-* a model called as ``model(images, layers) -> {layer: (B, C, h, w)}``, such as
-  :class:`coursekit.style.VGG19Features` (layers ``"relu1_1"`` ...), or
-* an ``nn.Sequential`` of conv, pooling and element-wise layers, its layers named as in
-  :func:`coursekit.visualize.layer_specs` (``"0"``, ``"1"``, ... or their given names).
+The model is a *feature model* as described in :mod:`coursekit.visualize.activations`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm.auto import tqdm
 
-from coursekit.runtime import get_device
-from coursekit.visualize.receptive_fields import (
-    LayerField,
-    _named_modules,
-    receptive_fields,
-    vgg19_layer_specs,
+from coursekit.visualize.activations import (
+    _eval_mode,
+    _layer_geometry,
+    _resolve_device,
+    layer_activations,
 )
+from coursekit.visualize.receptive_fields import LayerField
 
-__all__ = ["TopPatches", "layer_activations", "top_activating_patches", "top_patches_by_layer"]
+__all__ = ["TopPatches", "top_activating_patches", "top_patches_by_layer"]
 
 
 @dataclass
@@ -112,91 +106,6 @@ class TopPatches:
                 dy, dx = int(self.boxes[u, i, 0]) - top, int(self.boxes[u, i, 1]) - left
                 out[u, i, :, dy:dy + patch.shape[1], dx:dx + patch.shape[2]] = patch
         return out
-
-
-def _resolve_device(model, device: str | torch.device | None) -> torch.device:
-    """``device`` if given (the model is moved there), else where the model's tensors are."""
-    current = None
-    if isinstance(model, nn.Module):
-        current = next(iter([*model.parameters(), *model.buffers()]), None)
-        current = None if current is None else current.device
-    if device is None:
-        return current if current is not None else get_device(None)
-    dev = get_device(device)
-    if current is not None and current != dev:
-        model.to(dev)
-    return dev
-
-
-@contextlib.contextmanager
-def _eval_mode(model) -> Iterator[None]:
-    """Run ``model`` in eval mode (batch norm with its running statistics), then restore."""
-    was_training = isinstance(model, nn.Module) and model.training
-    if isinstance(model, nn.Module):
-        model.eval()
-    try:
-        yield
-    finally:
-        if was_training:
-            model.train()
-
-
-def _is_vgg(model) -> bool:
-    from coursekit.style.vgg import VGG19Features  # late import: visualize need not load style
-
-    return isinstance(model, VGG19Features)
-
-
-def _prefix(model: nn.Sequential, layers: Sequence[str]) -> list[tuple[str, nn.Module]]:
-    """The (flattened) named layers of ``model`` up to the deepest of ``layers``."""
-    named = _named_modules(model)
-    names = [n for n, _ in named]
-    missing = [n for n in layers if n not in names]
-    if missing:
-        raise ValueError(f"unknown layer(s) {missing}; this nn.Sequential has {names}")
-    return named[: max(names.index(n) for n in layers) + 1]
-
-
-def _layer_geometry(model, layers: Sequence[str], size: tuple[int, int]) -> dict[str, LayerField]:
-    if isinstance(model, nn.Sequential):
-        fields = receptive_fields(_prefix(model, layers), size)
-    elif _is_vgg(model):
-        fields = receptive_fields(vgg19_layer_specs(pooling=model.pooling), size)
-    else:
-        raise ValueError(
-            f"cannot work out the receptive fields of a {type(model).__name__}: pass fields= "
-            "(layer -> LayerField), or use an nn.Sequential or a VGG19Features model")
-    return {n: fields[n] for n in layers}
-
-
-def layer_activations(model, images: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
-    """Activations of ``layers`` for a batch, from a feature model (see the module docstring).
-
-    Args:
-        model: a feature model.
-        images: ``(B, C, H, W)``.
-        layers: layer names.
-
-    Returns:
-        ``{layer: (B, C_l, H_l, W_l)}``.
-
-    Example:
-        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2))
-        >>> out = layer_activations(net, torch.rand(2, 3, 10, 10), ["1", "2"])
-        >>> {k: tuple(v.shape) for k, v in out.items()}
-        {'1': (2, 4, 8, 8), '2': (2, 4, 4, 4)}
-    """
-    layers = list(layers)
-    if not isinstance(model, nn.Sequential):
-        return dict(model(images, layers))
-    prefix = _prefix(model, layers)
-    out, x = {}, images
-    for i, (name, module) in enumerate(prefix):
-        x = module(x)
-        if name in layers:
-            # a later in-place layer (ReLU(inplace=True)) would overwrite it: keep a copy
-            out[name] = x if i == len(prefix) - 1 else x.clone()
-    return {n: out[n] for n in layers}
 
 
 def _batches(images: Tensor | Iterable[Tensor], batch_size: int) -> Iterator[Tensor]:
@@ -365,6 +274,7 @@ def top_activating_patches(
         A :class:`TopPatches`.
 
     Example:
+        >>> from torch import nn
         >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2))
         >>> top = top_activating_patches(net, "2", torch.rand(10, 3, 12, 12), [0, 3], k=4,
         ...                              progress=False)

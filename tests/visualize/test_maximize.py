@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from coursekit.style.vgg import vgg19_features
+from coursekit.visualize.activations import layer_activations
 from coursekit.visualize.maximize import activation_maximization, fourier_image
-from coursekit.visualize.patches import layer_activations
 
 
 def _unit_mean(model, image, layer, unit):

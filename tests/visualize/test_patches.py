@@ -7,11 +7,8 @@ import torch
 from torch import nn
 
 from coursekit.style.vgg import vgg19_features
-from coursekit.visualize.patches import (
-    layer_activations,
-    top_activating_patches,
-    top_patches_by_layer,
-)
+from coursekit.visualize.activations import layer_activations
+from coursekit.visualize.patches import top_activating_patches, top_patches_by_layer
 from coursekit.visualize.receptive_fields import vgg19_receptive_fields
 
 
