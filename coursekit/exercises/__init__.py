@@ -21,11 +21,13 @@ from coursekit.exercises.student_version import (
 )
 from coursekit.exercises.style import (
     check_content_cost,
+    check_total_cost,
+    check_vgg_preprocess,
+)
+from coursekit.exercises.style_cost import (
     check_gram_matrix,
     check_layer_style_cost,
     check_style_cost,
-    check_total_cost,
-    check_vgg_preprocess,
 )
 from coursekit.exercises.visualize import (
     check_receptive_field,
