@@ -113,7 +113,7 @@ def _load_photo(path: str | Path, detect: bool) -> torch.Tensor:
 
 def _load_folder_detect(root: Path):
     """The LFW layout, each photo cropped by the face detector."""
-    from coursekit.data.faces import FACE_IMAGE_SUFFIXES, FaceDataset
+    from coursekit.data import FACE_IMAGE_SUFFIXES, FaceDataset
 
     if not root.is_dir():
         raise ValueError(f"{root} is not a folder; expected one sub-folder per person")
@@ -135,7 +135,7 @@ def _load_folder_detect(root: Path):
 
 
 def _load_data(args):
-    from coursekit.data.faces import load_face_folder, load_olivetti
+    from coursekit.data import load_face_folder, load_olivetti
 
     if args.data.lower() == "olivetti":
         ds = load_olivetti()

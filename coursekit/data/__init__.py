@@ -19,13 +19,14 @@ from coursekit.data.ecg import (
     load_mitdb_100,
     synthetic_ecg,
 )
-from coursekit.data.faces import (
+from coursekit.data.face_folder import (
     FACE_IMAGE_SUFFIXES,
-    FaceDataset,
     load_face_folder,
+)
+from coursekit.data.faces import (
+    FaceDataset,
     load_olivetti,
     split_identities,
-    synthetic_faces,
 )
 from coursekit.data.photos import (
     PHOTOS,
@@ -46,6 +47,9 @@ from coursekit.data.sources import (
     local_file,
     offline,
     resolve,
+)
+from coursekit.data.synthetic_faces import (
+    synthetic_faces,
 )
 from coursekit.data.volumes import (
     MedMNIST3D,
@@ -68,11 +72,10 @@ __all__ = [
     "load_mitdb_100",
     "synthetic_ecg",
     "FACE_IMAGE_SUFFIXES",
-    "FaceDataset",
     "load_face_folder",
+    "FaceDataset",
     "load_olivetti",
     "split_identities",
-    "synthetic_faces",
     "PHOTOS",
     "ImageSet",
     "sample_photos",
@@ -87,6 +90,7 @@ __all__ = [
     "local_file",
     "offline",
     "resolve",
+    "synthetic_faces",
     "MedMNIST3D",
     "Volume",
     "head_phantom",

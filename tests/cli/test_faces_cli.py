@@ -11,7 +11,7 @@ from PIL import Image
 from skimage import data
 
 from coursekit.cli import main
-from coursekit.data.faces import synthetic_faces
+from coursekit.data import synthetic_faces
 
 
 def _write_folder(root, people=4, per_person=3, size=40, seed=0):
