@@ -6,31 +6,31 @@ Deep-learning "convolution" is cross-correlation: the kernel is not flipped. For
 .. math:: y[b, o, \\mathbf{i}] = \\mathrm{bias}[o] + \\sum_{c}\\sum_{\\mathbf{k}}
           w[o, c, \\mathbf{k}]\\; x_{pad}[b, g(o) C_g + c, s\\mathbf{i} + d\\mathbf{k}].
 
-:func:`convnd` builds every receptive-field patch as a strided *view* of the padded input
-(``Tensor.unfold`` once per spatial dimension, no copy), copies the windows into columns
-(*im2col*) and multiplies them by the flattened filters in one batched matrix product. The same
-code serves 1-D signals, 2-D images and 3-D volumes. Its backward pass is written out too:
-:math:`\\partial W = \\partial y \\cdot \\mathrm{im2col}(x)^T` and
-:math:`\\partial x = \\mathrm{col2im}(W^T \\partial y)` (each kernel tap's gradient added back onto
-the input positions it read), so autograd works through :func:`convnd` (first derivatives;
-there is no double backward). :class:`ConvNd` is the layer.
+:func:`convnd` writes the convolution as a sum over the kernel's taps: for each tap, one matrix
+product of that tap's weights (C_out, C/groups) with a shifted, strided *view* of the padded
+input, which holds the input values that tap meets at every output position. Strides are
+handled by first splitting the input into its stride phases (space-to-depth), after which every
+tap's view is one contiguous window (details in :mod:`coursekit.conv._taps`); with a single
+input channel the windows are instead copied into columns (*im2col*) for one product. The same
+code serves 1-D signals, 2-D images and 3-D volumes. The backward pass is written out with the
+same windows: :math:`\\partial W_t = \\partial y \\cdot \\mathrm{window}_t^T` and
+:math:`\\partial\\,\\mathrm{window}_t \\mathrel{+}= W_t^T \\partial y` (a transposed convolution,
+each tap's gradient added back onto the input positions it read); a double backward (for
+example a gradient penalty) differentiates the forward again through autograd.
+:class:`ConvNd` is the layer.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
+from coursekit.conv._taps import phase_merge, phase_split, tap_table, taps_backward, taps_forward
 from coursekit.conv.shapes import IntOrTuple, _as_tuple, conv_output_shape
 
 __all__ = ["ConvNd", "convnd"]
-
-_CHUNK_BYTES = 8 * 2**20  # im2col buffer size per matrix product (see convnd)
 
 
 def _check_conv_args(
@@ -82,81 +82,44 @@ def _check_conv_args(
     return n, strides, pads, dils
 
 
-def _im2col(x: torch.Tensor, kernel, strides, dils, groups: int) -> torch.Tensor:
-    """Every receptive field of the (padded) ``x`` (B, C, *S) as columns: (B, G, C_g*K, P)."""
-    n = len(kernel)
-    patches = x
-    for i, (k, s, d) in enumerate(zip(kernel, strides, dils)):
-        # new last dim of size d*(k-1)+1 holds one (dilated) window; keep every d-th tap
-        patches = patches.unfold(2 + i, d * (k - 1) + 1, s)[..., ::d]
-    # patches: (B, C, *S_out, *K), a view of x (no copy); kernel dims next to the channels:
-    src = patches.permute(0, 1, *range(2 + n, 2 + 2 * n), *range(2, 2 + n))  # (B, C, *K, *S_out)
-    # copy_ into a new buffer: for these overlapping views it is much faster than .reshape()
-    cols = src.new_empty(src.shape).copy_(src)
-    return cols.view(x.shape[0], groups, -1, math.prod(patches.shape[2 : 2 + n]))
-
-
-def _col2im_add(grad_x: torch.Tensor, grad_cols: torch.Tensor, kernel, strides, dils) -> None:
-    """Add the column gradients (B, C, *K, *S_out) back onto the input positions they came from."""
-    out_sizes = grad_cols.shape[2 + len(kernel):]
-    for taps in itertools.product(*(range(k) for k in kernel)):  # one strided add per kernel tap
-        window = tuple(slice(d * t, d * t + s * (o - 1) + 1, s)
-                       for t, s, d, o in zip(taps, strides, dils, out_sizes))
-        grad_x[(slice(None), slice(None), *window)] += grad_cols[(slice(None), slice(None), *taps)]
-
-
-def _chunks(x: torch.Tensor, weight: torch.Tensor, out_sizes) -> int:
-    """Samples per matrix product so that one im2col buffer holds about ``_CHUNK_BYTES``.
-
-    (A very large buffer is fresh memory on every call, and filling it would cost more than
-    the product itself.)
-    """
-    per_sample = x.shape[1] * math.prod(weight.shape[2:]) * math.prod(out_sizes) * x.element_size()
-    return max(1, _CHUNK_BYTES // max(per_sample, 1))
-
-
-class _Im2colMatmul(torch.autograd.Function):
-    """``y = W @ im2col(x)`` on a padded input, with an explicit backward:
-    ``dW = dy @ im2col(x)ᵀ`` and ``dx = col2im(Wᵀ @ dy)``, both taken in batch chunks."""
+class _TapsConv(torch.autograd.Function):
+    """``convnd`` without bias, as a sum over kernel taps (see :mod:`coursekit.conv._taps`), with
+    an explicit backward; differentiating that backward again (double backward) re-runs the
+    forward under autograd."""
 
     @staticmethod
-    def forward(ctx, x, weight, strides, dils, groups):
-        kernel = tuple(weight.shape[2:])
-        c_out = weight.shape[0]
-        w = weight.reshape(groups, c_out // groups, -1)  # (G, O_g, C_g*K)
-        out_sizes = [(size - d * (k - 1) - 1) // s + 1
-                     for size, k, s, d in zip(x.shape[2:], kernel, strides, dils)]
-        chunk = _chunks(x, weight, out_sizes)
-        outs = [torch.matmul(w, _im2col(part, kernel, strides, dils, groups))  # (b, G, O_g, P)
-                for part in x.split(chunk)]
-        out = outs[0] if len(outs) == 1 else torch.cat(outs)
-        ctx.save_for_backward(x, weight)
-        ctx.conf = (strides, dils, groups, chunk)
-        return out.reshape(x.shape[0], c_out, *out_sizes)
+    def forward(ctx, x, weight, strides, pads, dils, groups):
+        out_sizes = conv_output_shape(tuple(x.shape[2:]), tuple(weight.shape[2:]), strides, pads, dils)
+        phases, q = phase_split(x, pads, strides)  # (B, C, P, Q)
+        taps, m, q_strides = tap_table(weight.shape[2:], strides, dils, q, out_sizes)
+        y_flat = taps_forward(phases, weight, taps, m, groups)  # (B, C_out, m)
+        ctx.save_for_backward(x, weight, phases)
+        ctx.conf = (strides, pads, dils, groups, q, taps, m, q_strides, out_sizes)
+        return _unflatten(y_flat, out_sizes, q_strides).contiguous()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out):
-        x, weight = ctx.saved_tensors
-        strides, dils, groups, chunk = ctx.conf
-        kernel = tuple(weight.shape[2:])
-        c_out = weight.shape[0]
-        w = weight.reshape(groups, c_out // groups, -1)  # (G, O_g, C_g*K)
+        x, weight, phases = ctx.saved_tensors
+        strides, pads, dils, groups, q, taps, m, q_strides, out_sizes = ctx.conf
         need_x, need_w = ctx.needs_input_grad[:2]
-        grad_x = torch.zeros_like(x) if need_x else None
-        grad_w = torch.zeros_like(w) if need_w else None
-        for start in range(0, x.shape[0], chunk):
-            part = x[start : start + chunk]
-            g = grad_out[start : start + chunk].reshape(part.shape[0], groups, c_out // groups, -1)
-            if need_w:  # (b, G, O_g, P) @ (b, G, P, C_g*K), summed over the batch
-                grad_w += torch.matmul(g, _im2col(part, kernel, strides, dils, groups).transpose(-1, -2)
-                                       ).sum(0)
-            if need_x:
-                grad_cols = torch.matmul(w.transpose(-1, -2), g)  # (b, G, C_g*K, P)
-                grad_cols = grad_cols.view(part.shape[0], x.shape[1], *kernel,
-                                           *grad_out.shape[2:])  # (b, C, *K, *S_out)
-                _col2im_add(grad_x[start : start + chunk], grad_cols, kernel, strides, dils)
-        return grad_x, (grad_w.view(weight.shape) if need_w else None), None, None, None
+        if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
+            inputs = [t for t, need in ((x, need_x), (weight, need_w)) if need]
+            y = _unflatten(taps_forward(phase_split(x, pads, strides)[0], weight, taps, m, groups),
+                           out_sizes, q_strides)
+            grads = iter(torch.autograd.grad(y, inputs, grad_out, create_graph=True))
+            return (next(grads) if need_x else None, next(grads) if need_w else None,
+                    None, None, None, None)
+        grad_flat = grad_out.new_zeros(*grad_out.shape[:2], m)  # (B, C_out, m), 0 at dropped rows
+        _unflatten(grad_flat, out_sizes, q_strides).copy_(grad_out)
+        grad_ph, grad_w = taps_backward(phases, weight, grad_flat, taps, m, groups, need_x, need_w)
+        grad_x = phase_merge(grad_ph, x.shape, pads, strides, q) if need_x else None
+        return grad_x, grad_w, None, None, None, None
+
+
+def _unflatten(y_flat: torch.Tensor, out_sizes, q_strides) -> torch.Tensor:
+    """The output positions (B, C_out, *S_out) of a flat grid (B, C_out, m), as a strided view."""
+    b, c_out, m = y_flat.shape
+    return y_flat.as_strided((b, c_out, *out_sizes), (c_out * m, m, *q_strides), y_flat.storage_offset())
 
 
 def convnd(
@@ -194,14 +157,11 @@ def convnd(
         >>> w = torch.randn(16, 1, 5)            # sixteen filters of width 5
         >>> convnd(x, w).shape
         torch.Size([2, 16, 10])
-        >>> torch.allclose(convnd(x, w), F.conv1d(x, w), atol=1e-5)
+        >>> torch.allclose(convnd(x, w), torch.nn.functional.conv1d(x, w), atol=1e-5)
         True
     """
     n, strides, pads, dils = _check_conv_args(x, weight, bias, stride, padding, dilation, groups)
-    if any(pads):
-        # F.pad lists pads from the last dim backwards: (left_W, right_W, left_H, right_H, ...)
-        x = F.pad(x, [p for p in reversed(pads) for _ in range(2)])
-    out = _Im2colMatmul.apply(x, weight, strides, dils, groups)
+    out = _TapsConv.apply(x, weight, strides, pads, dils, groups)
     if bias is not None:
         out = out + bias.view(1, -1, *([1] * n))
     return out
