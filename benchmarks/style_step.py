@@ -169,6 +169,8 @@ def measure(which: str, size: int, steps: int, warmup: int, device: str) -> dict
 
     dev = torch.device(device)
     net = vgg19_features("imagenet", pooling=TransferConfig().pooling, device=dev)  # the default
+    if which == "reference":  # the tutorial's torchvision layers: default (NCHW) memory layout
+        net.convs.to(memory_format=torch.contiguous_format)
     content = sample_photos(size, names=["chelsea"])["chelsea"][None].to(dev)
     style = artworks(size, names=["starry_night"])["starry_night"][None]
     # the tutorial's model needs both images at one size

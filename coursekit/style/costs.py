@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-import torch  # noqa: F401  (the doctests use it)
+import torch
 from torch import Tensor
 
 __all__ = [
@@ -152,9 +152,44 @@ def layer_style_cost(a_S: Tensor | GramTarget, a_G: Tensor) -> Tensor:
         raise ValueError(
             f"batch sizes differ: the style Gram is {tuple(target.gram.shape)}, a_G {tuple(a_G.shape)}"
         )
-    n_G = a_G.shape[-1] * a_G.shape[-2]
-    diff = target.gram / target.positions - gram_matrix(a_G) / n_G  # (B, C, C) or (C, C)
-    return diff.pow(2).sum() / (4 * c * c)
+    return _GramCost.apply(target.gram, target.positions, a_G)
+
+
+class _GramCost(torch.autograd.Function):
+    """``sum((T / N_S - F F^T / N)**2) / (4 C**2)`` with a hand-written backward.
+
+    With ``D = T / N_S - F F^T / N`` and ``k = 1 / (4 C**2)`` the gradient is
+    ``dJ/dF = -(2k / N) (D + D^T) F``: one matmul, where autograd's backward of ``F F^T``
+    needs two, and ``D`` (C x C) is the only tensor saved besides ``a_G`` itself (which the
+    ReLU before it keeps anyway).
+    """
+
+    @staticmethod
+    def forward(ctx, gram_S: Tensor, positions: int, a_G: Tensor) -> Tensor:
+        c, n = a_G.shape[-3], a_G.shape[-1] * a_G.shape[-2]
+        f = a_G.flatten(-2)  # (B, C, H*W) or (C, H*W); a view, also for channels-last
+        diff = gram_S / positions - (f @ f.transpose(-1, -2)) / n  # (B, C, C) or (C, C)
+        ctx.save_for_backward(a_G, diff)
+        ctx.positions, ctx.target_shape = positions, gram_S.shape
+        return diff.pow(2).sum() / (4 * c * c)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, None, Tensor | None]:
+        a_G, diff = ctx.saved_tensors
+        c, n = a_G.shape[-3], a_G.shape[-1] * a_G.shape[-2]
+        k = grad / (4 * c * c)
+        grad_S = grad_G = None
+        if ctx.needs_input_grad[0]:
+            grad_S = (2 * k / ctx.positions * diff).sum_to_size(ctx.target_shape)
+        if ctx.needs_input_grad[2]:
+            sym = (diff + diff.transpose(-1, -2)) * (-2 * k / n)  # (B, C, C), symmetric
+            f = a_G.flatten(-2)  # (B, C, H*W)
+            if f.stride(-1) == 1:
+                grad_f = sym @ f
+            else:  # channels-last: compute (F^T sym)^T so the gradient keeps a_G's layout
+                grad_f = (f.transpose(-1, -2) @ sym).transpose(-1, -2)
+            grad_G = grad_f.view(a_G.shape)
+        return grad_S, None, grad_G
 
 
 def style_cost(

@@ -255,9 +255,12 @@ class _Objective:
             total = total + cfg.beta * j_s
             offset = sum(lam * self.offsets[n] for n, lam in self.layer_weights.items())
             terms["style"] = j_s.item() + offset
-        tv = total_variation(G)
         if cfg.tv_weight > 0:
+            tv = total_variation(G)
             total = total + cfg.tv_weight * tv
+        else:  # reported, but off the graph
+            with torch.no_grad():
+                tv = total_variation(G)
         terms["tv"] = tv.item()
         terms["total"] = total.item()
         if self.scale is None:  # the first value; see the class docstring

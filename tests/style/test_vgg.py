@@ -223,3 +223,24 @@ def test_normalized_weights_have_unit_mean_activations(pooling):
         assert (factor > 0).all()
         expected = original[name][:, fired] * factor.view(1, -1, 1, 1)
         torch.testing.assert_close(normed[name][:, fired], expected, rtol=1e-3, atol=1e-3)
+
+
+def test_channels_last_matches_the_default_layout():
+    """Same features and input gradient in either layout (float64: in float32 the rounding flips
+    a few ReLUs near zero, which shows in the gradient)."""
+    state = load_vgg19_weights("random", generator=torch.Generator().manual_seed(1))
+    x = torch.rand(2, 3, 32, 24, generator=torch.Generator().manual_seed(2), dtype=torch.float64,
+                   requires_grad=True)
+    layers = ["relu1_1", "conv3_2", "relu4_2", "relu5_1"]
+    outs, grads = [], []
+    for channels_last in (False, True):
+        net = VGG19Features(state, pooling="avg", channels_last=channels_last).double()
+        assert net.convs["conv2_1"].weight.is_contiguous(memory_format=torch.channels_last) == channels_last
+        out = net(x, layers)
+        (g,) = torch.autograd.grad(sum(a.square().mean() for a in out.values()), x)
+        outs.append(out)
+        grads.append(g)
+    assert outs[1]["relu4_2"].is_contiguous(memory_format=torch.channels_last)
+    for name in layers:
+        torch.testing.assert_close(outs[1][name], outs[0][name])
+    torch.testing.assert_close(grads[1], grads[0])
