@@ -41,7 +41,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 def register(subparsers) -> None:
     """Add the ``style`` sub-command to the ``coursekit`` parser."""
-    from coursekit.style.transfer import DEFAULT_STYLE_LAYERS, TransferConfig
+    from coursekit.style.config import DEFAULT_STYLE_LAYERS, TransferConfig
 
     d = TransferConfig()
     p = subparsers.add_parser(
@@ -103,7 +103,7 @@ def _check_output(output: Path, inputs: list[str]) -> None:
 
 def _beta(args: argparse.Namespace) -> float:
     """``--beta``, or the default β (set for 256 px) scaled to the output size."""
-    from coursekit.style.transfer import TransferConfig
+    from coursekit.style.config import TransferConfig
 
     if args.beta is not None:
         return args.beta
@@ -112,7 +112,7 @@ def _beta(args: argparse.Namespace) -> float:
 
 
 def _build_config(args: argparse.Namespace):
-    from coursekit.style.transfer import TransferConfig
+    from coursekit.style.config import TransferConfig
 
     try:
         return TransferConfig(
@@ -130,8 +130,9 @@ def _build_config(args: argparse.Namespace):
 
 
 def _check_layers_and_size(config, content_shape: tuple[int, int], n_styles: int) -> None:
-    from coursekit.style.transfer import _fit  # the shape style_transfer will use
-    from coursekit.style.vgg import VGG19_LAYERS, vgg_min_size
+    from coursekit.style.objective import _fit  # the shape style_transfer will use
+    from coursekit.style.vgg import vgg_min_size
+    from coursekit.style.weights import VGG19_LAYERS
 
     layers = [config.content_layer, *config.style_layers]
     bad = [n for n in layers if n not in VGG19_LAYERS]
@@ -165,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     styles = [load_image(p) for p in args.styles]
     _check_layers_and_size(config, tuple(content.shape[-2:]), len(styles))
     device = get_device(args.device)
+    if device.type == "cuda":  # one input shape per scale: let cuDNN pick its fastest kernels
+        torch.backends.cudnn.benchmark = True
     generator = seed_everything(args.seed)
     start = time.perf_counter()
     extractor = vgg19_features(config.weights, pooling=config.pooling, device=device)

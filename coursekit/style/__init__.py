@@ -1,5 +1,10 @@
 """Neural style transfer, lessons 4.6 and 4.8-4.10 (Gatys et al., 2015): VGG19 features on
 real ImageNet weights, content/style/total costs, and the transfer loop.
+
+Modules: ``weights`` (VGG19's layout and pretrained weights), ``vgg`` (the feature extractor),
+``costs`` (content, Gram, style, total variation), ``config`` (:class:`TransferConfig`),
+``objective`` (the cost at one scale, internal), ``transfer`` (the optimisation loop) and
+``color`` (colour preservation).
 """
 
 from coursekit.style.color import (
@@ -7,6 +12,7 @@ from coursekit.style.color import (
     rgb_to_yiq,
     yiq_to_rgb,
 )
+from coursekit.style.config import DEFAULT_STYLE_LAYERS, TransferConfig
 from coursekit.style.costs import (
     GramTarget,
     content_cost,
@@ -17,23 +23,20 @@ from coursekit.style.costs import (
     total_cost,
     total_variation,
 )
-from coursekit.style.transfer import (
-    DEFAULT_STYLE_LAYERS,
-    TransferConfig,
-    TransferResult,
-    style_transfer,
-)
+from coursekit.style.transfer import TransferResult, style_transfer
 from coursekit.style.vgg import (
-    IMAGENET_MEAN_RGB,
-    IMAGENET_STD_RGB,
-    VGG19_LAYERS,
-    VGG_MEAN_BGR,
     VGG19Features,
-    load_vgg19_weights,
     normalize_vgg19_weights,
     vgg19_features,
     vgg_min_size,
     vgg_preprocess,
+)
+from coursekit.style.weights import (
+    IMAGENET_MEAN_RGB,
+    IMAGENET_STD_RGB,
+    VGG19_LAYERS,
+    VGG_MEAN_BGR,
+    load_vgg19_weights,
 )
 
 __all__ = [

@@ -7,19 +7,9 @@ import torch
 
 from coursekit.style import (
     TransferConfig,
-    content_cost,
-    match_luminance,
     rgb_to_yiq,
-    style_cost,
     style_transfer,
-    vgg19_features,
-    yiq_to_rgb,
 )
-
-
-@pytest.fixture(scope="module")
-def net():
-    return vgg19_features("random", device="cpu", generator=torch.Generator().manual_seed(0))
 
 
 def _image(seed: int, h: int = 32, w: int = 32) -> torch.Tensor:
@@ -41,31 +31,6 @@ def test_costs_fall_and_image_stays_valid(net, optimizer):
     assert 0.0 <= out.image.min() and out.image.max() <= 1.0
     assert all(len(h[k]) == 15 for k in ("content", "style", "tv", "total"))
     assert h["total"][-1] < 0.5 * h["total"][0]
-
-
-def test_history_terms_match_the_cost_functions(net):
-    """The first recorded terms are the costs of the initial image (content init => J_content 0)."""
-    C, S = _image(0), _image(1)
-    cfg = _cfg(init="content", num_steps=1, alpha=2.0, beta=3.0, tv_weight=0.5)
-    h = style_transfer(C, S, cfg, extractor=net, progress=False).history
-    layers = dict(cfg.layer_weights)
-    with torch.no_grad():
-        fG = net(C[None], [*layers, "relu4_2"])
-        fS = net(S[None], list(layers))
-        j_s = style_cost(fS, fG, layers).item()
-        j_c = content_cost(fG["relu4_2"], fG["relu4_2"]).item()
-    assert h["content"][0] == pytest.approx(j_c, abs=1e-3)  # channels-last rounding
-    assert h["style"][0] == pytest.approx(j_s, rel=1e-4)
-    assert h["total"][0] == pytest.approx(2.0 * j_c + 3.0 * j_s + 0.5 * h["tv"][0], rel=1e-4)
-
-
-def test_blended_styles_report_the_weighted_sum(net):
-    C, S1, S2 = _image(0), _image(1), _image(2, 24, 40)
-    cfg = _cfg(init="content", num_steps=1, style_blend=(3.0, 1.0))
-    h = style_transfer(C, [S1, S2], cfg, extractor=net, progress=False).history
-    single = [style_transfer(C, S, _cfg(init="content", num_steps=1), extractor=net,
-                             progress=False).history["style"][0] for S in (S1, S2)]
-    assert h["style"][0] == pytest.approx(0.75 * single[0] + 0.25 * single[1], rel=1e-4)
 
 
 def test_texture_synthesis_and_content_reconstruction(net):
@@ -118,30 +83,6 @@ def test_preserve_colors_keeps_content_chroma(net):
     iq_out, iq_c = rgb_to_yiq(out.image)[1:], rgb_to_yiq(C)[1:]
     # clipping to [0, 1] moves a few pixels; the chroma otherwise is the content's
     assert (iq_out - iq_c).abs().median() < 1e-3
-
-
-def test_yiq_round_trip_and_luminance_matching():
-    x = torch.rand(2, 3, 5, 6, dtype=torch.float64)
-    torch.testing.assert_close(yiq_to_rgb(rgb_to_yiq(x)), x)
-    grey = torch.full((3, 4, 4), 0.3)
-    assert torch.allclose(rgb_to_yiq(grey)[0], torch.full((4, 4), 0.3), atol=1e-6)
-    y = match_luminance(torch.rand(3, 9, 9), torch.rand(3, 4, 4) * 0.5)
-    assert y.shape == (3, 9, 9) and torch.equal(y[0], y[1])
-    with pytest.raises(ValueError, match="3, H, W"):
-        rgb_to_yiq(torch.rand(4, 4))
-
-
-@pytest.mark.parametrize("kw, match", [
-    ({"optimizer": "sgd"}, "optimizer"),
-    ({"init": "zeros"}, "init"),
-    ({"scales": (64, 32)}, "increasing"),
-    ({"style_layer_weights": (1.0,)}, "one λ per layer"),
-    ({"beta": -1.0}, ">= 0"),
-    ({"content_normalization": "paper"}, "content_normalization"),
-])
-def test_config_validation(kw, match):
-    with pytest.raises(ValueError, match=match):
-        TransferConfig(**kw)
 
 
 def test_bad_inputs(net):
