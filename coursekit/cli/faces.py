@@ -198,15 +198,15 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from coursekit.face.evaluation import (
+    from coursekit.face import (
         all_pairs,
         best_threshold_kfold,
+        embed,
         equal_error_rate,
         one_shot_accuracy,
         pair_distances,
         roc_auc,
     )
-    from coursekit.face.train import embed
     from coursekit.face.verification import make_pairs
     from coursekit.runtime import get_device, seed_everything
 

@@ -1,7 +1,11 @@
-"""Face recognition, lessons 4.1-4.5: distances, triplet loss and miners, the encoder and its
-training, verification, the face database, evaluation and detection.
+"""Face recognition, lessons 4.1-4.5: distances, triplet loss and miners, margin softmax losses,
+the encoder, its sampler, augmentation and training, encoding, verification, the face database,
+evaluation, identification and detection.
 """
 
+from coursekit.face.augment import (
+    augment_faces,
+)
 from coursekit.face.database import (
     FaceDatabase,
 )
@@ -14,6 +18,9 @@ from coursekit.face.detect import (
 from coursekit.face.distances import (
     pairwise_distances,
 )
+from coursekit.face.embedding import (
+    embed,
+)
 from coursekit.face.encoder import (
     FaceEncoder,
     load_encoder,
@@ -23,23 +30,31 @@ from coursekit.face.evaluation import (
     all_pairs,
     best_threshold_kfold,
     equal_error_rate,
-    identification_accuracy_vs_gallery,
-    one_shot_accuracy,
     pair_distances,
     roc_auc,
     roc_curve_pairs,
     tar_at_far,
     threshold_at_far,
 )
+from coursekit.face.identification import (
+    identification_accuracy_vs_gallery,
+    one_shot_accuracy,
+)
+from coursekit.face.margin_softmax import (
+    MARGIN_LOSSES,
+    MarginSoftmaxLoss,
+    cosine_logits,
+    margin_softmax_loss,
+)
 from coursekit.face.miners import (
     MINING_STRATEGIES,
     mine_triplets,
 )
-from coursekit.face.train import (
+from coursekit.face.sampler import (
     PKSampler,
+)
+from coursekit.face.train import (
     TrainConfig,
-    augment_faces,
-    embed,
     train_encoder,
 )
 from coursekit.face.triplet import (
@@ -55,31 +70,35 @@ from coursekit.face.verification import (
 )
 
 __all__ = [
+    "augment_faces",
     "FaceDatabase",
     "FaceBox",
     "crop_face",
     "detect_faces",
     "prepare_face",
     "pairwise_distances",
+    "embed",
     "FaceEncoder",
     "load_encoder",
     "save_encoder",
     "all_pairs",
     "best_threshold_kfold",
     "equal_error_rate",
-    "identification_accuracy_vs_gallery",
-    "one_shot_accuracy",
     "pair_distances",
     "roc_auc",
     "roc_curve_pairs",
     "tar_at_far",
     "threshold_at_far",
+    "identification_accuracy_vs_gallery",
+    "one_shot_accuracy",
+    "MARGIN_LOSSES",
+    "MarginSoftmaxLoss",
+    "cosine_logits",
+    "margin_softmax_loss",
     "MINING_STRATEGIES",
     "mine_triplets",
     "PKSampler",
     "TrainConfig",
-    "augment_faces",
-    "embed",
     "train_encoder",
     "batch_hard_triplet_loss",
     "triplet_loss",

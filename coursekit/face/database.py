@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from coursekit.face.train import embed
+from coursekit.face.embedding import embed
 from coursekit.files import atomic_write
 
 __all__ = ["FaceDatabase"]

@@ -1,4 +1,4 @@
-"""Evaluating face encodings, lessons 4.1-4.2: verification curves and one-shot identification.
+"""Evaluating face encodings, lessons 4.1-4.2: pairs and verification (1:1) curves.
 
 Verification (1:1) accepts a pair when its squared L2 distance is at most a threshold,
 ``d <= tau``; sweeping ``tau`` trades false accepts (FAR) against false rejects (FRR = 1 - TAR):
@@ -8,11 +8,7 @@ Verification (1:1) accepts a pair when its squared L2 distance is at most a thre
 * :func:`best_threshold_kfold` chooses ``tau`` by k-fold cross-validation, the LFW protocol
   (Huang et al., "Labeled Faces in the Wild", 2007).
 
-Recognition (1:K) compares a query with every enrolled person, so one mistake among K
-comparisons is enough to fail (lesson 4.1):
-
-* :func:`one_shot_accuracy` enrols one random image per identity and identifies the others;
-* :func:`identification_accuracy_vs_gallery` repeats it as the gallery grows.
+Recognition (1:K) is measured in :mod:`coursekit.face.identification`.
 
 Pairs are index tensors ``(i, j, same)``: :func:`all_pairs` lists every pair,
 :func:`~coursekit.face.verification.make_pairs` samples balanced ones and
@@ -29,23 +25,12 @@ __all__ = [
     "all_pairs",
     "best_threshold_kfold",
     "equal_error_rate",
-    "identification_accuracy_vs_gallery",
-    "one_shot_accuracy",
     "pair_distances",
     "roc_auc",
     "roc_curve_pairs",
     "tar_at_far",
     "threshold_at_far",
 ]
-
-
-def _check_embeddings(embeddings: torch.Tensor, labels: torch.Tensor) -> None:
-    if embeddings.dim() != 2:
-        raise ValueError(f"embeddings must be (N, E), got shape {tuple(embeddings.shape)}")
-    if labels.dim() != 1 or labels.shape[0] != embeddings.shape[0]:
-        raise ValueError(
-            f"labels must be (N,) with N = {embeddings.shape[0]}, got shape {tuple(labels.shape)}"
-        )
 
 
 def _check_pairs(distances: torch.Tensor, same: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -290,106 +275,3 @@ def best_threshold_kfold(
         "thresholds": thresholds,
         "accuracies": accuracies,
     }
-
-
-def _rand(n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    return torch.rand(n, generator=generator).to(device)
-
-
-def one_shot_accuracy(
-    embeddings: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    n_way: int | None = None,
-    repeats: int = 20,
-    generator: torch.Generator | None = None,
-) -> float:
-    """One-shot N-way identification accuracy over repeated random enrolments.
-
-    Each repeat picks ``n_way`` identities at random (all of them when ``None``), enrols one
-    random image of each, and labels every other image of those identities with the nearest
-    enrolled image (squared L2). Only identities with at least two images take part.
-
-    Args:
-        embeddings: ``(N, E)`` encodings.
-        labels: ``(N,)`` identities.
-        n_way: gallery size ``N``, between 2 and the number of eligible identities.
-        repeats: number of random enrolments to average over.
-        generator: optional, for reproducible draws.
-
-    Returns:
-        The mean accuracy over the repeats, a float in [0, 1].
-
-    Example:
-        >>> e = torch.tensor([[0.0], [0.1], [5.0], [5.2], [9.0], [9.1]])
-        >>> one_shot_accuracy(e, torch.tensor([0, 0, 1, 1, 2, 2]), repeats=3)
-        1.0
-    """
-    _check_embeddings(embeddings, labels)
-    if not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
-    device = embeddings.device
-    classes, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
-    eligible = torch.nonzero(counts >= 2).flatten()  # (C,) class indices with a query image
-    num = eligible.shape[0]
-    if num < 2:
-        raise ValueError(
-            f"one-shot accuracy needs at least 2 identities with 2 or more images, got {num}"
-        )
-    n_way = num if n_way is None else n_way
-    if not isinstance(n_way, int) or not 2 <= n_way <= num:
-        raise ValueError(f"n_way must be an int in [2, {num}] (identities with 2+ images), got {n_way!r}")
-    total = 0.0
-    for _ in range(repeats):
-        chosen = eligible[torch.randperm(num, generator=generator)[:n_way].to(device)]  # (n_way,)
-        slot = torch.full((classes.shape[0],), -1, dtype=torch.long, device=device)
-        slot[chosen] = torch.arange(n_way, device=device)
-        members = torch.nonzero(slot[inverse] >= 0).flatten()  # images of the chosen identities
-        key = _rand(members.shape[0], generator, device)
-        order = members[torch.argsort(key)]
-        order = order[torch.argsort(slot[inverse[order]], stable=True)]  # grouped by slot
-        first = torch.cumsum(counts[chosen], 0) - counts[chosen]  # (n_way,) start of each group
-        enrol = order[first]  # (n_way,) one random image per chosen identity, in slot order
-        is_query = torch.ones(order.shape[0], dtype=torch.bool, device=device)
-        is_query[first] = False
-        query = order[is_query]
-        dist = torch.cdist(embeddings[query], embeddings[enrol])  # (Q, n_way)
-        pred = torch.argmin(dist, dim=1)
-        total += float((pred == slot[inverse[query]]).float().mean())
-    return total / repeats
-
-
-def identification_accuracy_vs_gallery(
-    embeddings: torch.Tensor,
-    labels: torch.Tensor,
-    gallery_sizes: list[int],
-    *,
-    repeats: int = 20,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """One-shot identification accuracy for each gallery size K (lesson 4.1).
-
-    With K enrolled people a query must beat K - 1 impostors, so accuracy falls as K grows
-    even though each single comparison stays as good as before.
-
-    Args:
-        embeddings: ``(N, E)`` encodings.
-        labels: ``(N,)`` identities.
-        gallery_sizes: the values of K, each between 2 and the number of identities.
-        repeats: random enrolments per K.
-        generator: optional, for reproducible draws.
-
-    Returns:
-        ``(len(gallery_sizes),)`` float32 accuracies on ``embeddings.device``.
-
-    Example:
-        >>> e = torch.tensor([[0.0], [0.1], [5.0], [5.2], [9.0], [9.1]])
-        >>> identification_accuracy_vs_gallery(e, torch.tensor([0, 0, 1, 1, 2, 2]), [2, 3],
-        ...                                    repeats=2).tolist()
-        [1.0, 1.0]
-    """
-    acc = [
-        one_shot_accuracy(embeddings, labels, n_way=k, repeats=repeats, generator=generator)
-        for k in gallery_sizes
-    ]
-    return torch.tensor(acc, dtype=torch.float32, device=embeddings.device)

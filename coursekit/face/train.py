@@ -1,11 +1,13 @@
 """Training the face encoder with the triplet loss (lessons 4.3-4.4).
 
-Each step draws a batch of P people x K images (:class:`PKSampler`), so every anchor has
-positives and negatives in the batch, augments it (:func:`augment_faces`), encodes it, and
-minimises a triplet loss: batch-hard (Hermans et al. 2017) by default, or the plain triplet
-loss on triplets chosen by :func:`~coursekit.face.mine_triplets` ("semihard", "hard",
-"random", "all"). :func:`train_encoder` returns the encoder and a history (a dict of lists);
-:func:`embed` encodes many images in batches without gradients.
+Each step draws a batch of P people x K images (:class:`~coursekit.face.PKSampler`), so every
+anchor has positives and negatives in the batch, augments it (:func:`~coursekit.face.augment_faces`),
+encodes it, and minimises a triplet loss: batch-hard (Hermans et al. 2017) by default, or the
+plain triplet loss on triplets chosen by :func:`~coursekit.face.mine_triplets` ("semihard",
+"hard", "random", "all"). ``TrainConfig(aux_loss="cosface")`` adds an auxiliary margin softmax
+loss over the training identities (:func:`~coursekit.face.margin_softmax_loss`) with weight
+``aux_weight``; the triplet loss stays the lecture's objective, the auxiliary term keeps
+teaching after the batch-hard triplets are all satisfied. :func:`train_encoder` returns the encoder and a history (a dict of lists).
 """
 
 from __future__ import annotations
@@ -15,122 +17,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from coursekit.data.faces import FaceDataset
+from coursekit.face.augment import augment_faces
 from coursekit.face.distances import pairwise_distances
 from coursekit.face.encoder import FaceEncoder
+from coursekit.face.margin_softmax import MARGIN_LOSSES, MarginSoftmaxLoss
 from coursekit.face.miners import MINING_STRATEGIES, mine_triplets
+from coursekit.face.sampler import PKSampler
 from coursekit.face.triplet import _batch_hard, triplet_loss
 from coursekit.runtime import get_device
 
-__all__ = ["PKSampler", "TrainConfig", "augment_faces", "embed", "train_encoder"]
-
-
-class PKSampler:
-    """Batches of ``P`` people x ``K`` images each, as index tensors.
-
-    People are visited in a fresh random order every epoch; a person with fewer than ``K``
-    images contributes all of them plus random repeats. One epoch has
-    ``max(1, num_people // P)`` batches.
-
-    Args:
-        labels: ``(N,)`` person labels.
-        people_per_batch: ``P`` (at most the number of people with an image).
-        images_per_person: ``K``.
-        generator: the sampling randomness.
-
-    Example:
-        >>> labels = torch.arange(6).repeat_interleave(3)
-        >>> batches = list(PKSampler(labels, 2, 2, generator=torch.Generator().manual_seed(0)))
-        >>> len(batches), tuple(batches[0].shape), labels[batches[0]].unique().numel()
-        (3, (4,), 2)
-    """
-
-    def __init__(self, labels: torch.Tensor, people_per_batch: int, images_per_person: int, *,
-                 generator: torch.Generator | None = None) -> None:
-        labels = torch.as_tensor(labels).cpu()
-        self.groups = [(labels == c).nonzero().flatten() for c in torch.unique(labels)]
-        if people_per_batch < 2 or images_per_person < 1:
-            raise ValueError(f"need people_per_batch >= 2 and images_per_person >= 1, got "
-                             f"{people_per_batch} and {images_per_person}")
-        self.P = min(int(people_per_batch), len(self.groups))
-        if self.P < 2:
-            raise ValueError(f"a triplet batch needs at least 2 people, the labels hold {len(self.groups)}")
-        self.K = int(images_per_person)
-        self.generator = generator
-
-    def __len__(self) -> int:
-        return max(1, len(self.groups) // self.P)
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        g = self.generator
-        order = torch.randperm(len(self.groups), generator=g)
-        for b in range(len(self)):
-            batch = []
-            for c in order[b * self.P:(b + 1) * self.P].tolist():
-                idx = self.groups[c]
-                pick = torch.randperm(len(idx), generator=g)[: self.K]
-                if len(pick) < self.K:  # too few images: repeat some
-                    extra = torch.randint(len(idx), (self.K - len(pick),), generator=g)
-                    pick = torch.cat([pick, extra])
-                batch.append(idx[pick])
-            yield torch.cat(batch)  # (P*K,)
-
-
-def augment_faces(
-    images: torch.Tensor,
-    *,
-    generator: torch.Generator | None = None,
-    max_shift: float = 0.06,
-    max_rotation: float = 0.12,
-    max_zoom: float = 0.08,
-    flip: bool = True,
-    brightness: float = 0.15,
-    contrast: float = 0.15,
-) -> torch.Tensor:
-    """Random small shifts, rotations, zooms, mirror flips and brightness/contrast changes.
-
-    One ``grid_sample`` for the geometry (border padding), vectorised over the batch; the
-    random numbers come from ``generator`` (CPU) and are moved to the images' device.
-
-    Args:
-        images: ``(B, C, H, W)`` in [0, 1].
-        generator: the randomness (``None``: torch's global RNG).
-        max_shift: largest shift, as a fraction of the image side.
-        max_rotation: largest rotation in radians.
-        max_zoom: largest relative zoom in or out.
-        flip: mirror half of the images left-right.
-        brightness: largest added brightness.
-        contrast: largest relative contrast change.
-
-    Returns:
-        ``(B, C, H, W)`` in [0, 1], same device and dtype.
-
-    Example:
-        >>> x = torch.rand(4, 1, 16, 16)
-        >>> tuple(augment_faces(x, generator=torch.Generator().manual_seed(0)).shape)
-        (4, 1, 16, 16)
-    """
-    if images.ndim != 4:
-        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
-    B = images.shape[0]
-
-    def u(scale: float) -> torch.Tensor:  # uniform in [-scale, scale], (B,)
-        return (2 * torch.rand(B, generator=generator) - 1) * scale
-
-    angle, zoom = u(max_rotation), 1 + u(max_zoom)
-    sx = torch.where(torch.rand(B, generator=generator) < 0.5, -1.0, 1.0) if flip else torch.ones(B)
-    tx, ty = u(2 * max_shift), u(2 * max_shift)  # grid coordinates span [-1, 1]
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos * sx, -sin, tx], 1), torch.stack([sin * sx, cos, ty], 1)], 1)
-    b, c = u(brightness), 1 + u(contrast)  # (B,)
-    theta, b, c = (t.to(device=images.device, dtype=images.dtype) for t in (theta, b, c))
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)  # (B, H, W, 2)
-    out = F.grid_sample(images, grid, padding_mode="border", align_corners=False)
-    mean = out.mean(dim=(1, 2, 3), keepdim=True)
-    out = (out - mean) * c.view(B, 1, 1, 1) + mean + b.view(B, 1, 1, 1)
-    return out.clamp(0.0, 1.0)
+__all__ = ["TrainConfig", "train_encoder"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +54,12 @@ class TrainConfig:
         input_size: that encoder's ``input_size`` (images resized to this side first).
         dropout: that encoder's dropout.
         steps_per_epoch: override the number of steps per epoch (``None``: as above).
+        aux_loss: ``None`` (the triplet loss alone) or a :data:`~coursekit.face.MARGIN_LOSSES`
+            kind (``"cosface"``, ``"arcface"``, ``"softmax"``) over the training identities,
+            added to the triplet loss: ``loss = triplet + aux_weight * aux``.
+        aux_weight: the auxiliary term's weight.
+        aux_scale: its logit scale ``s``.
+        aux_margin: its margin ``m``.
     """
 
     epochs: int = 200
@@ -171,8 +75,17 @@ class TrainConfig:
     input_size: int | None = 32
     dropout: float = 0.0
     steps_per_epoch: int | None = None
+    aux_loss: str | None = None
+    aux_weight: float = 1.0
+    aux_scale: float = 30.0
+    aux_margin: float = 0.35
 
     def __post_init__(self) -> None:
+        if self.aux_loss is not None and self.aux_loss not in MARGIN_LOSSES:
+            raise ValueError(f"aux_loss must be None or one of {MARGIN_LOSSES}, got {self.aux_loss!r}")
+        if self.aux_weight < 0 or self.aux_scale <= 0 or self.aux_margin < 0:
+            raise ValueError(f"need aux_weight >= 0, aux_scale > 0 and aux_margin >= 0 (got "
+                             f"{self.aux_weight}, {self.aux_scale}, {self.aux_margin})")
         if self.strategy not in MINING_STRATEGIES:
             raise ValueError(f"strategy must be one of {MINING_STRATEGIES}, got {self.strategy!r}")
         if self.epochs < 1 or self.lr <= 0 or self.alpha < 0:
@@ -213,9 +126,11 @@ def train_encoder(
 
     Returns:
         ``(encoder, history)``, the encoder on ``device`` in eval mode; ``history`` has one
-        entry per step in ``"loss"``, ``"active_fraction"`` (share of all valid triplets in
+        entry per step in ``"loss"`` (the total minimised), ``"triplet_loss"``, ``"aux_loss"``
+        (0 without an auxiliary loss), ``"active_fraction"`` (share of all valid triplets in
         the batch with non-zero loss), ``"num_triplets"`` (triplets the loss used) and ``"lr"``,
-        and one per epoch in ``"epoch_loss"`` and ``"epoch_active_fraction"``.
+        and one per epoch in ``"epoch_loss"``, ``"epoch_triplet_loss"``, ``"epoch_aux_loss"``
+        and ``"epoch_active_fraction"``. The auxiliary classifier is discarded.
     """
     from tqdm.auto import tqdm
 
@@ -231,14 +146,23 @@ def train_encoder(
     images, labels = dataset.images.to(dev), dataset.labels.to(dev)
     sampler = PKSampler(dataset.labels, config.people_per_batch, config.images_per_person,
                         generator=generator)
+    params = list(encoder.parameters())
+    aux = None
+    if config.aux_loss is not None:  # one learned direction per training person, also from `generator`
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            aux = MarginSoftmaxLoss(dataset.num_people, encoder.embedding_dim, kind=config.aux_loss,
+                                    scale=config.aux_scale, margin=config.aux_margin).to(dev)
+        params += list(aux.parameters())
     steps = config.steps_per_epoch or len(sampler)
     total = steps * config.epochs
-    opt = torch.optim.AdamW(encoder.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     warmup = max(1, total // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    per_step = ("loss", "triplet_loss", "aux_loss", "active_fraction")
     history: dict[str, list[float]] = {k: [] for k in (
-        "loss", "active_fraction", "num_triplets", "lr", "epoch_loss", "epoch_active_fraction")}
+        *per_step, "num_triplets", "lr", *(f"epoch_{k}" for k in per_step))}
     bar = tqdm(total=total, desc=f"training ({config.strategy})", disable=not progress, leave=False)
 
     def batches() -> Iterator[torch.Tensor]:
@@ -247,7 +171,7 @@ def train_encoder(
 
     it = batches()
     for _ in range(config.epochs):
-        e_loss, e_active = [], []
+        first = len(history["loss"])
         for _ in range(steps):
             idx = next(it).to(dev)
             x, y = images[idx], labels[idx]
@@ -256,78 +180,30 @@ def train_encoder(
             z = encoder(x)
             if config.strategy == "batch_hard":
                 losses, valid = _batch_hard(z, y, config.alpha)
-                loss = losses.sum() / valid.sum().clamp_min(1)
+                tri = losses.sum() / valid.sum().clamp_min(1)
                 n_trip = int(valid.sum())
             else:
                 a, p, n = mine_triplets(z, y, config.strategy, config.alpha, generator=generator)
-                loss = triplet_loss(z[a], z[p], z[n], config.alpha, reduction="mean")
+                tri = triplet_loss(z[a], z[p], z[n], config.alpha, reduction="mean")
                 n_trip = len(a)
+            aux_loss = aux(z, y) if aux is not None else torch.zeros((), device=dev)
+            loss = tri + config.aux_weight * aux_loss if aux is not None else tri
             opt.zero_grad(set_to_none=True)
-            if loss.requires_grad and n_trip > 0:
+            if loss.requires_grad and (n_trip > 0 or aux is not None):
                 loss.backward()
                 opt.step()
             history["lr"].append(opt.param_groups[0]["lr"])
             sched.step()
             with torch.no_grad():
                 active = _active_fraction(z.detach(), y, config.alpha)
-            history["loss"].append(float(loss.detach()))
-            history["active_fraction"].append(active)
+            for k, v in zip(per_step, (float(loss.detach()), float(tri.detach()), float(aux_loss.detach()),
+                                       active)):
+                history[k].append(v)
             history["num_triplets"].append(n_trip)
-            e_loss.append(history["loss"][-1])
-            e_active.append(active)
             bar.update(1)
-            bar.set_postfix(loss=f"{e_loss[-1]:.3f}", active=f"{active:.2f}")
-        history["epoch_loss"].append(sum(e_loss) / len(e_loss))
-        history["epoch_active_fraction"].append(sum(e_active) / len(e_active))
+            bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", active=f"{active:.2f}")
+        for k in per_step:
+            values = history[k][first:]
+            history[f"epoch_{k}"].append(sum(values) / len(values))
     bar.close()
     return encoder.eval(), history
-
-
-def embed(
-    encoder: torch.nn.Module,
-    images: torch.Tensor,
-    *,
-    batch_size: int = 256,
-    device: str | torch.device | None = None,
-) -> torch.Tensor:
-    """Encode images in batches, without gradients, in eval mode.
-
-    Args:
-        encoder: maps ``(B, C, H, W)`` to ``(B, E)``.
-        images: ``(N, C, H, W)`` (or one image ``(C, H, W)``).
-        batch_size: images per forward pass.
-        device: where to run (``None``: the encoder's device).
-
-    Returns:
-        ``(N, E)`` (or ``(E,)``) encodings on the **images'** device; the encoder's
-        train/eval mode is restored afterwards.
-
-    Example:
-        >>> enc = FaceEncoder(embedding_dim=8, widths=(4, 4, 4, 4))
-        >>> tuple(embed(enc, torch.rand(5, 1, 32, 32), batch_size=2).shape)
-        (5, 8)
-    """
-    single = images.ndim == 3
-    if single:
-        images = images.unsqueeze(0)
-    if images.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W) or (C, H, W), got shape {tuple(images.shape)}")
-    if device is None:
-        param = next(encoder.parameters(), None)
-        dev = param.device if param is not None else images.device
-    else:
-        dev = get_device(device)
-        encoder.to(dev)
-    was_training = encoder.training
-    encoder.eval()
-    try:
-        with torch.no_grad():
-            out = [encoder(images[i:i + batch_size].to(dev)).to(images.device)
-                   for i in range(0, len(images), batch_size)]
-    finally:
-        encoder.train(was_training)
-    if not out:
-        e = getattr(encoder, "embedding_dim", 0)
-        return torch.zeros(0, e, device=images.device)
-    z = torch.cat(out)
-    return z[0] if single else z

@@ -1,0 +1,80 @@
+"""Identification: one-shot accuracy against a loop over every enrolment, and as the gallery grows."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from coursekit.face import identification_accuracy_vs_gallery, one_shot_accuracy
+
+
+def _one_shot_loop(e, labels, enrol_idx):
+    """Loop reference for one enrolment: nearest enrolled image for each other image."""
+    correct = total = 0
+    enrolled = {int(labels[k]): k for k in enrol_idx}
+    for q in range(len(labels)):
+        if int(labels[q]) not in enrolled or q in enrol_idx:
+            continue
+        best = min(enrolled, key=lambda c: ((e[q] - e[enrolled[c]]) ** 2).sum().item())
+        correct += best == int(labels[q])
+        total += 1
+    return correct / total
+
+
+def test_one_shot_accuracy_matches_loop():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(6).repeat_interleave(4)
+    e = torch.randn(6, 5, generator=g)[labels] + 0.9 * torch.randn(24, 5, generator=g)
+    # a full gallery with one repeat: replay the draw to know which images were enrolled
+    acc = one_shot_accuracy(e, labels, repeats=1, generator=torch.Generator().manual_seed(3))
+    refs = []
+    for enrol in _all_enrolments(labels, trials=300):
+        refs.append(_one_shot_loop(e, labels, enrol))
+    assert min(refs) <= acc <= max(refs)
+    # averaged over many repeats, the vectorised estimate matches the loop's average
+    many = one_shot_accuracy(e, labels, repeats=300, generator=torch.Generator().manual_seed(5))
+    assert many == pytest.approx(sum(refs) / len(refs), abs=0.03)
+
+
+def _all_enrolments(labels, trials):
+    g = torch.Generator().manual_seed(11)
+    out = []
+    for _ in range(trials):
+        enrol = []
+        for c in labels.unique().tolist():
+            idx = torch.nonzero(labels == c).flatten()
+            enrol.append(int(idx[torch.randint(len(idx), (1,), generator=g)]))
+        out.append(enrol)
+    return out
+
+
+def test_one_shot_separable_and_singletons(device):
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 3], device=device)  # identity 3 has one image
+    e = labels[:, None].double() * 10 + 0.1 * torch.arange(8, device=device)[:, None]
+    assert one_shot_accuracy(e, labels, repeats=5) == 1.0
+    assert one_shot_accuracy(e, labels, n_way=2, repeats=5) == 1.0
+    with pytest.raises(ValueError, match="n_way"):
+        one_shot_accuracy(e, labels, n_way=4)  # identity 3 cannot take part
+    with pytest.raises(ValueError, match="at least 2 identities"):
+        one_shot_accuracy(e[:3], labels[:3])
+    with pytest.raises(ValueError, match=r"\(N,\)"):
+        one_shot_accuracy(e, labels[:3])
+
+
+def test_one_shot_is_reproducible():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(5).repeat_interleave(3)
+    e = torch.randn(15, 4, generator=g)
+    a = one_shot_accuracy(e, labels, repeats=4, generator=torch.Generator().manual_seed(7))
+    b = one_shot_accuracy(e, labels, repeats=4, generator=torch.Generator().manual_seed(7))
+    assert a == b
+
+
+def test_identification_accuracy_falls_with_gallery(device):
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(30).repeat_interleave(4).to(device)
+    e = (torch.randn(30, 8, generator=g)[labels.cpu()] + 0.8 * torch.randn(120, 8, generator=g)).to(device)
+    acc = identification_accuracy_vs_gallery(e, labels, [2, 10, 30], repeats=30,
+                                             generator=torch.Generator().manual_seed(1))
+    assert acc.shape == (3,) and acc.device.type == device.type
+    assert acc[0] > acc[1] > acc[2]
