@@ -160,6 +160,44 @@ def _reset_peak_rss() -> int:
     return _status_kb("VmRSS")
 
 
+def step_tensor_peak_mb(which, net, content, style, alpha, beta) -> float:
+    """Peak of live tensor memory during one forward + backward pass (after a warm-up pass), from
+    the profiler's allocation events: exact and independent of the allocator and machine load,
+    unlike RSS."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from coursekit.style import TransferConfig
+    from coursekit.style.objective import _Objective
+
+    if which == "reference":
+        model, style_losses, content_losses = build_reference(net, content, style)
+        model.eval().requires_grad_(False)
+
+        def loss_of(G):
+            model(G)
+            return (sum(sl.loss for sl in style_losses) * beta / len(style_losses)
+                    + sum(cl.loss for cl in content_losses) * alpha)
+    else:
+        cfg = TransferConfig(size=max(content.shape[-2:]), alpha=alpha, beta=beta)
+        objective = _Objective(net, content[0], [style[0]], (1.0,), cfg, tuple(content.shape[-2:]))
+
+        def loss_of(G):
+            return objective(G)[0]
+
+    G = content.clone().requires_grad_(True)
+    loss_of(G).backward()
+    G.grad = None
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        loss_of(G).backward()
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == "[memory]")
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return peak / 2**20
+
+
 # ---- one measurement, in its own process ----------------------------------------------------------
 def measure(which: str, size: int, steps: int, warmup: int, device: str) -> dict:
     from coursekit.data.art import artworks
@@ -197,6 +235,7 @@ def measure(which: str, size: int, steps: int, warmup: int, device: str) -> dict
            "run_peak_mb": (_status_kb("VmHWM") - rss0) / 1024, "threads": torch.get_num_threads()}
     if dev.type == "cuda":
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    out["step_tensor_peak_mb"] = step_tensor_peak_mb(which, net, content, style, alpha, beta)
     return out
 
 
@@ -225,20 +264,29 @@ def main() -> None:
             results[which].append(res)
             print(f"round {r + 1} {which:9s} {res['s_per_step'] * 1000:8.1f} ms/step "
                   f"({res['cpu_s_per_step'] * 1000:.0f} ms CPU time)  "
-                  f"peak RSS {res['peak_rss_mb']:6.0f} MB (run: +{res['run_peak_mb']:.0f} MB)"
+                  f"peak RSS {res['peak_rss_mb']:6.0f} MB (run: +{res['run_peak_mb']:.0f} MB)  "
+                  f"step tensor peak {res['step_tensor_peak_mb']:.1f} MB"
                   + (f"  peak CUDA {res['peak_cuda_mb']:.0f} MB" if "peak_cuda_mb" in res else ""),
                   flush=True)
     med = {k: statistics.median(r["s_per_step"] for r in v) for k, v in results.items()}
     cpu = {k: statistics.median(r["cpu_s_per_step"] for r in v) for k, v in results.items()}
     mem = {k: max(r.get("peak_cuda_mb", r["run_peak_mb"]) for r in v) for k, v in results.items()}
+    tensors = {k: max(r["step_tensor_peak_mb"] for r in v) for k, v in results.items()}
     unit = "CUDA MB" if args.device.startswith("cuda") else "RSS MB over the loaded model"
     print(f"\n| {args.device}, {args.size} px, {results['coursekit'][0]['threads']} threads "
-          f"| ms/step, wall (median of {args.rounds}) | ms/step, CPU time | peak {unit} |\n"
-          "|---|---|---|---|")
+          f"| ms/step, wall (median of {args.rounds}) | ms/step, CPU time | peak {unit} "
+          "| step tensor peak MB |\n|---|---|---|---|---|")
     for k in ("reference", "coursekit"):
-        print(f"| {k} | {med[k] * 1000:.0f} | {cpu[k] * 1000:.0f} | {mem[k]:.0f} |")
+        print(f"| {k} | {med[k] * 1000:.0f} | {cpu[k] * 1000:.0f} | {mem[k]:.0f} | {tensors[k]:.1f} |")
     print(f"| ratio coursekit/reference | {med['coursekit'] / med['reference']:.2f} | "
-          f"{cpu['coursekit'] / cpu['reference']:.2f} | {mem['coursekit'] / mem['reference']:.2f} |")
+          f"{cpu['coursekit'] / cpu['reference']:.2f} | {mem['coursekit'] / mem['reference']:.2f} "
+          f"| {tensors['coursekit'] / tensors['reference']:.2f} |")
+    # each round runs the two back to back: its own ratio is less exposed to the machine's load
+    pairs = list(zip(results["coursekit"], results["reference"]))
+    for key, label in (("s_per_step", "wall"), ("cpu_s_per_step", "CPU"), ("run_peak_mb", "RSS")):
+        ratios = [c[key] / r[key] for c, r in pairs]
+        print(f"per-round ratio, {label}: " + ", ".join(f"{x:.2f}" for x in ratios)
+              + f" (median {statistics.median(ratios):.2f})")
 
 
 if __name__ == "__main__":

@@ -61,13 +61,33 @@ def content_cost(a_C: Tensor, a_G: Tensor, *, normalization: str = "lecture") ->
     _check_activation("a_G", a_G)
     if a_C.shape != a_G.shape:
         raise ValueError(f"a_G must have the shape of a_C {tuple(a_C.shape)}, got {tuple(a_G.shape)}")
-    sq = (a_C - a_G).pow(2).sum()
     if normalization == "lecture":
-        return 0.5 * sq
-    if normalization == "assignment":
+        scale = 0.5
+    elif normalization == "assignment":
         c, h, w = a_C.shape[-3:]
-        return sq / (4 * c * h * w)
-    raise ValueError(f"normalization must be 'lecture' or 'assignment', got {normalization!r}")
+        scale = 1.0 / (4 * c * h * w)
+    else:
+        raise ValueError(f"normalization must be 'lecture' or 'assignment', got {normalization!r}")
+    return _ContentCost.apply(a_C, a_G, scale)
+
+
+class _ContentCost(torch.autograd.Function):
+    """``scale * sum((a_G - a_C)**2)``, saving only its inputs (autograd would also keep the
+    difference, one more activation-sized tensor, until the backward pass); the backward
+    recomputes ``a_G - a_C``: ``dJ/da_G = 2 scale (a_G - a_C) = -dJ/da_C``."""
+
+    @staticmethod
+    def forward(ctx, a_C: Tensor, a_G: Tensor, scale: float) -> Tensor:
+        ctx.save_for_backward(a_C, a_G)
+        ctx.scale = scale
+        return (a_G - a_C).pow(2).sum() * scale
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        a_C, a_G = ctx.saved_tensors
+        d = (a_G - a_C).mul_(grad * (2 * ctx.scale))
+        grad_C = -d if ctx.needs_input_grad[0] else None
+        return grad_C, (d if ctx.needs_input_grad[1] else None), None
 
 
 def gram_matrix(a: Tensor) -> Tensor:

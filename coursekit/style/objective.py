@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from coursekit.style.costs import GramTarget, content_cost, gram_target, style_cost, total_variation
+from coursekit.style.costs import GramTarget, content_cost, gram_target, layer_style_cost, total_variation
+from coursekit.style.vgg import VGG19Features
 
 __all__: list[str] = []  # nothing public: see coursekit.style.transfer
 
@@ -71,20 +72,33 @@ class _Objective:
                     self.offsets[name] = (self.offsets[name] - g.square().sum().item()) / (4 * c * c)
                     self.targets[name] = GramTarget(g.float(), 1)
 
+    def _layer_costs(self, name: str, a_G: Tensor, costs: dict[str, Tensor]) -> None:
+        """Add layer ``name``'s content and style terms to ``costs``."""
+        cfg = self.config
+        if self.use_content and name == cfg.content_layer:
+            costs["content"] = content_cost(self.a_C, a_G, normalization=cfg.content_normalization)
+        if name in self.layer_weights:
+            term = self.layer_weights[name] * layer_style_cost(self.targets[name], a_G)
+            costs["style"] = costs["style"] + term if "style" in costs else term
+
     def __call__(self, G: Tensor) -> tuple[Tensor, dict[str, float]]:
-        feats = self.extractor(G, self.layers) if self.layers else {}
+        costs: dict[str, Tensor] = {}
+        if isinstance(self.extractor, VGG19Features) and self.layers:
+            # each cost is built right after its layer: see VGG19Features.forward's on_layer
+            self.extractor(G, self.layers, on_layer=lambda n, a: self._layer_costs(n, a, costs))
+        elif self.layers:
+            feats = self.extractor(G, self.layers)
+            for name in self.layers:
+                self._layer_costs(name, feats[name], costs)
         cfg, terms = self.config, {}
         total = G.new_zeros(())
         if self.use_content:
-            j_c = content_cost(self.a_C, feats[cfg.content_layer],
-                               normalization=cfg.content_normalization)
-            total = total + cfg.alpha * j_c
-            terms["content"] = j_c.item()
-        if self.use_style:
-            j_s = style_cost(self.targets, feats, self.layer_weights)
-            total = total + cfg.beta * j_s
+            total = total + cfg.alpha * costs["content"]
+            terms["content"] = costs["content"].item()
+        if self.use_style:  # J_style = Σ_l λ_l J_style^l, the blend offset added for the record
+            total = total + cfg.beta * costs["style"]
             offset = sum(lam * self.offsets[n] for n, lam in self.layer_weights.items())
-            terms["style"] = j_s.item() + offset
+            terms["style"] = costs["style"].item() + offset
         if cfg.tv_weight > 0:
             tv = total_variation(G)
             total = total + cfg.tv_weight * tv

@@ -194,3 +194,10 @@ def test_layer_style_cost_gradient_matches_autograd(channels_last):
         torch.testing.assert_close(x, y)
     assert got[1].is_contiguous(memory_format=torch.channels_last) == channels_last
     assert torch.autograd.gradcheck(layer_style_cost, (a_S, a_G))
+
+
+@pytest.mark.parametrize("normalization", ["lecture", "assignment"])
+def test_content_cost_gradient_in_both_inputs(normalization):
+    a_C = _rand(2, 3, 4, seed=3).requires_grad_()
+    a_G = _rand(2, 3, 4, seed=4).requires_grad_()
+    assert torch.autograd.gradcheck(lambda c, g: content_cost(c, g, normalization=normalization), (a_C, a_G))

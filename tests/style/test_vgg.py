@@ -192,3 +192,11 @@ def test_channels_last_matches_the_default_layout():
     for name in layers:
         torch.testing.assert_close(outs[1][name], outs[0][name])
     torch.testing.assert_close(grads[1], grads[0])
+
+
+def test_on_layer_sees_each_requested_activation_in_forward_order(random_net):
+    seen = []
+    out = random_net(torch.rand(1, 3, 16, 16), ["relu3_1", "relu1_1"],
+                     on_layer=lambda name, a: seen.append((name, a)))
+    assert [name for name, _ in seen] == ["relu1_1", "relu3_1"]
+    assert all(a is out[name] for name, a in seen)
