@@ -29,6 +29,7 @@ import torch.nn.functional as F
 # a thin outer product (fewer input channels per group than this) and the columns are small.
 _IM2COL_MAX_CHANNELS = 4
 _IM2COL_MAX_BYTES = 32 * 2**20
+_CHUNK_BYTES = 2**20  # samples per pass through the taps, about an L2 cache (see _batch_chunks)
 
 
 def phase_split(x: torch.Tensor, pads, strides) -> tuple[torch.Tensor, list[int]]:
@@ -78,6 +79,15 @@ def use_im2col(phases: torch.Tensor, weight: torch.Tensor, m: int) -> bool:
     return c_per_group < _IM2COL_MAX_CHANNELS and cols_bytes <= _IM2COL_MAX_BYTES
 
 
+def _batch_chunks(phases: torch.Tensor, weight: torch.Tensor, m: int, groups: int) -> list[slice]:
+    """Slices of the (B*G) rows whose windows and outputs take about ``_CHUNK_BYTES``: each is
+    taken through all the taps while it is still in the cache."""
+    b, c = phases.shape[:2]
+    per_sample = (c + weight.shape[0]) * m * phases.element_size()
+    step = max(1, _CHUNK_BYTES // per_sample) * groups
+    return [slice(start, start + step) for start in range(0, b * groups, step)]
+
+
 def taps_forward(phases: torch.Tensor, weight: torch.Tensor, taps, m: int, groups: int) -> torch.Tensor:
     """``y_flat`` (B, C_out, m) from ``phases`` (B, C, P, Q) and ``weight`` (C_out, C/G, *K).
 
@@ -93,11 +103,15 @@ def taps_forward(phases: torch.Tensor, weight: torch.Tensor, taps, m: int, group
             cols[:, :, t] = ph[:, :, phase, offset : offset + m]
         cols = cols.view(b, groups, c_g * len(taps), m)  # (B, G, C_g*K, m)
         return torch.matmul(w.reshape(groups, -1, c_g * len(taps)), cols).view(b, c_out, m)
-    y = None
-    for t, (phase, offset) in enumerate(taps):
-        w_t = w[..., t].expand(b, -1, -1, -1).reshape(b * groups, -1, c_g)  # (B*G, O_g, C_g)
-        window = ph[:, :, phase, offset : offset + m]  # (B*G, C_g, m), a view
-        y = torch.bmm(w_t, window) if y is None else y.baddbmm_(w_t, window)
+    y = ph.new_empty(b * groups, c_out // groups, m)  # (B*G, O_g, m)
+    for rows in _batch_chunks(phases, weight, m, groups):
+        n = ph[rows].shape[0] // groups
+        y_rows = None
+        for t, (phase, offset) in enumerate(taps):
+            w_t = w[..., t].expand(n, -1, -1, -1).reshape(n * groups, -1, c_g)  # (n*G, O_g, C_g)
+            window = ph[rows, :, phase, offset : offset + m]  # (n*G, C_g, m), a view
+            y_rows = torch.bmm(w_t, window) if y_rows is None else y_rows.baddbmm_(w_t, window)
+        y[rows] = y_rows
     return y.view(b, c_out, m)
 
 
@@ -112,13 +126,15 @@ def taps_backward(phases, weight, grad_flat, taps, m: int, groups: int, need_x: 
     g = grad_flat.reshape(b * groups, c_out // groups, m)  # (B*G, O_g, m)
     w_t_all = weight.reshape(groups, c_out // groups, c_g, len(taps)).transpose(1, 2)  # (G, C_g, O_g, K)
     grad_ph = torch.zeros_like(ph) if need_x else None
-    grad_w = weight.new_empty(groups, c_out // groups, c_g, len(taps)) if need_w else None
-    for t, (phase, offset) in enumerate(taps):
-        window = ph[:, :, phase, offset : offset + m]  # (B*G, C_g, m)
-        if need_w:  # dW_t = sum over the batch of dy (O_g, m) @ window (m, C_g)
-            grad_w[..., t] = torch.bmm(g, window.transpose(1, 2)).view(b, groups, -1, c_g).sum(0)
-        if need_x:  # window_t += W_tᵀ (C_g, O_g) @ dy (O_g, m)
-            w_t = w_t_all[..., t].expand(b, -1, -1, -1).reshape(b * groups, c_g, -1)  # (B*G, C_g, O_g)
-            grad_ph[:, :, phase, offset : offset + m].baddbmm_(w_t, g)
+    grad_w = weight.new_zeros(groups, c_out // groups, c_g, len(taps)) if need_w else None
+    for rows in _batch_chunks(phases, weight, m, groups):
+        n = ph[rows].shape[0] // groups
+        for t, (phase, offset) in enumerate(taps):
+            window = ph[rows, :, phase, offset : offset + m]  # (n*G, C_g, m)
+            if need_w:  # dW_t = sum over the batch of dy (O_g, m) @ window (m, C_g)
+                grad_w[..., t] += torch.bmm(g[rows], window.transpose(1, 2)).view(n, groups, -1, c_g).sum(0)
+            if need_x:  # window_t += W_tᵀ (C_g, O_g) @ dy (O_g, m)
+                w_t = w_t_all[..., t].expand(n, -1, -1, -1).reshape(n * groups, c_g, -1)  # (n*G, C_g, O_g)
+                grad_ph[rows, :, phase, offset : offset + m].baddbmm_(w_t, g[rows])
     grad_ph = grad_ph.view(b, c, n_phases, big_q) if need_x else None
     return grad_ph, (grad_w.view(weight.shape) if need_w else None)

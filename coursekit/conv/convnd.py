@@ -10,8 +10,9 @@ Deep-learning "convolution" is cross-correlation: the kernel is not flipped. For
 product of that tap's weights (C_out, C/groups) with a shifted, strided *view* of the padded
 input, which holds the input values that tap meets at every output position. Strides are
 handled by first splitting the input into its stride phases (space-to-depth), after which every
-tap's view is one contiguous window (details in :mod:`coursekit.conv._taps`); with a single
-input channel the windows are instead copied into columns (*im2col*) for one product. The same
+tap's view is one contiguous window (details in :mod:`coursekit.conv._taps`); with one to three
+input channels per group the windows are instead copied into columns (*im2col*) for one product,
+as a product per tap would be a thin outer product. The same
 code serves 1-D signals, 2-D images and 3-D volumes. The backward pass is written out with the
 same windows: :math:`\\partial W_t = \\partial y \\cdot \\mathrm{window}_t^T` and
 :math:`\\partial\\,\\mathrm{window}_t \\mathrel{+}= W_t^T \\partial y` (a transposed convolution,
@@ -131,7 +132,7 @@ def convnd(
     dilation: IntOrTuple = 1,
     groups: int = 1,
 ) -> torch.Tensor:
-    """1-D, 2-D or 3-D convolution (cross-correlation) from strided views and one matrix product.
+    """1-D, 2-D or 3-D convolution (cross-correlation) from strided views, a matrix product per tap.
 
     Equal to ``torch.nn.functional.conv1d/conv2d/conv3d`` with the same arguments, within
     floating-point tolerance, and differentiable.
