@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 from nbclient import NotebookClient
@@ -22,11 +23,43 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _patient(get_msg, step: float = 1.0):
+    """``get_msg`` of a channel, re-polled every ``step`` seconds until its own timeout.
+
+    A widget cell (``widgets.interactive``) sometimes left the run waiting until the cell
+    timeout with the kernel idle: its reply had arrived, but the one long ``socket.poll`` of the
+    asyncio channel was never woken (jupyter/nbclient#312). A fresh poll sees the queued message,
+    so short polls in a loop cannot miss it.
+    """
+
+    async def wrapped(timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = step if deadline is None else min(step, max(0.0, deadline - time.monotonic()))
+            try:
+                return await get_msg(timeout=left)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    return wrapped
+
+
+class _Client(NotebookClient):
+    """NotebookClient whose shell and IOPub reads are :func:`_patient`."""
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.iopub_channel):
+            channel.get_msg = _patient(channel.get_msg)
+        return kc
+
+
 def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, str, float]:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = _Client(nb, timeout=timeout, kernel_name="python3",
+                     resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
         status = "ok"
