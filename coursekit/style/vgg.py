@@ -266,7 +266,8 @@ def vgg19_features(
         normalize: rescale the filters so each has mean activation 1 over the course's six
             photos (:func:`normalize_vgg19_weights`; computed once per process for
             ``"imagenet"``), so that equal style-layer weights weigh the layers equally.
-        device: where the network lives; ``None`` or ``"auto"`` picks cuda, mps, then cpu.
+        device: where the network lives; ``None`` or ``"auto"`` picks cuda, mps, then cpu. On
+            cpu and cuda the network runs channels-last (see :class:`VGG19Features`).
         generator: seeds the ``"random"`` weights.
 
     Example:
@@ -285,4 +286,6 @@ def vgg19_features(
 
             photos = torch.stack(list(sample_photos((128, 128)).values()))
             state = normalize_vgg19_weights(state, photos, pooling=pooling, preprocessing=prep)
-    return VGG19Features(state, pooling=pooling, preprocessing=prep).to(get_device(device))
+    device = get_device(device)
+    channels_last = device.type in ("cpu", "cuda")  # oneDNN, cuDNN; MPS keeps the default layout
+    return VGG19Features(state, pooling=pooling, preprocessing=prep, channels_last=channels_last).to(device)
