@@ -14,6 +14,7 @@ face_recognition_models``), skipped when not installed.
     COURSEKIT_DATA=/work/shared/data .venv/bin/python benchmarks/face_one_shot.py [--threads 2]
         [--seeds 0,1,2,3,4]   # one seed per process runs splits in parallel; the per-split
                               # lines can be pooled by hand
+        [--skip-train]        # the baselines (pixels, eigenfaces, dlib) alone, no training
 
 Training time is reported as wall-clock seconds and as CPU seconds of the process: on a shared
 machine the wall clock is inflated by other jobs, while CPU seconds / threads approximates the
@@ -75,6 +76,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2,3,4", help="identity splits (comma-separated seeds)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--skip-train", action="store_true",
+                    help="baselines (pixels, eigenfaces, dlib) only: no encoder is trained")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     faces = load_olivetti()
@@ -82,8 +85,9 @@ def main() -> None:
           f"config {TrainConfig()}")
     dlib_encode = _dlib_encoder()
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows: dict[str, list[tuple[float, float]]] = {"pixels": [], "eigenfaces": [], "coursekit encoder": [],
-                                                  "coursekit encoder + flip averaging": []}
+    rows: dict[str, list[tuple[float, float]]] = {"pixels": [], "eigenfaces": []}
+    if not args.skip_train:
+        rows.update({"coursekit encoder": [], "coursekit encoder + flip averaging": []})
     if dlib_encode is not None:
         rows["dlib ResNet (pretrained)"] = []
     wall, cpu = [], []
@@ -93,19 +97,21 @@ def main() -> None:
         pca = PCA(n_components=50, whiten=False, random_state=0).fit(train.images.flatten(1).numpy())
         eig = torch.from_numpy(pca.transform(test.images.flatten(1).numpy())).float()
         rows["eigenfaces"].append(_scores(eig, test.labels))
-        t, c = time.perf_counter(), time.process_time()
-        enc, hist = train_encoder(train, TrainConfig(), device=args.device,
-                                  generator=torch.Generator().manual_seed(split), progress=False)
-        wall.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-        z = embed(enc, test.images.to(args.device)).cpu()
-        rows["coursekit encoder"].append(_scores(z, test.labels))
-        z = embed(enc, test.images.to(args.device), flip=True).cpu()
-        rows["coursekit encoder + flip averaging"].append(_scores(z, test.labels))
+        if not args.skip_train:
+            t, c = time.perf_counter(), time.process_time()
+            enc, hist = train_encoder(train, TrainConfig(), device=args.device,
+                                      generator=torch.Generator().manual_seed(split), progress=False)
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+            z = embed(enc, test.images.to(args.device)).cpu()
+            rows["coursekit encoder"].append(_scores(z, test.labels))
+            z = embed(enc, test.images.to(args.device), flip=True).cpu()
+            rows["coursekit encoder + flip averaging"].append(_scores(z, test.labels))
         if dlib_encode is not None:
             rows["dlib ResNet (pretrained)"].append(_scores(dlib_encode(test.images), test.labels))
+        timing = f"; training {wall[-1]:.0f} s wall, {cpu[-1]:.0f} s CPU" if wall else ""
         print(f"split {split}: " + ", ".join(f"{k} {v[-1][0]:.3f}/{v[-1][1]:.3f}" for k, v in rows.items())
-              + f"; training {wall[-1]:.0f} s wall, {cpu[-1]:.0f} s CPU", flush=True)
+              + timing, flush=True)
     if dlib_encode is None:
         print("dlib / face_recognition_models not installed: dlib row skipped")
     print()
@@ -115,6 +121,8 @@ def main() -> None:
         accs, aucs = [v[0] for v in vals], [v[1] for v in vals]
         sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
         print(f"| {name} | {statistics.mean(accs):.3f} ± {sd:.3f} | {statistics.mean(aucs):.4f} |")
+    if not wall:
+        return
     w, c = statistics.mean(wall), statistics.mean(cpu)
     print(f"\ntraining time per split: {w:.0f} s wall-clock, {c:.0f} s CPU "
           f"({c / args.threads:.0f} s at {args.threads} busy cores)")
