@@ -13,7 +13,10 @@ on the true class ``y``:
   ``theta_y + m > pi`` it uses ``cos(theta_y) - m sin(m)``, the reference implementation's
   monotonic continuation).
 
-The loss is the cross-entropy of those logits. The classifier's directions are thrown away
+The loss is the cross-entropy of those logits, optionally with label smoothing (Szegedy et al.,
+"Rethinking the Inception Architecture", 2016): the target puts ``1 - eps`` on the true class and
+spreads ``eps`` evenly over all ``C`` classes, so the loss stops rewarding ever more confident
+logits once the true class clearly wins. The classifier's directions are thrown away
 after training: new people are still enrolled with one photo (lesson 4.2), never by retraining.
 Shapes: ``B`` batch, ``E`` encoding size, ``C`` training identities.
 """
@@ -61,6 +64,7 @@ def margin_softmax_loss(
     scale: float = 30.0,
     margin: float = 0.35,
     reduction: str = "mean",
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Cross-entropy of the scaled cosine logits with a margin on the true class.
 
@@ -74,13 +78,16 @@ def margin_softmax_loss(
         margin: ``m`` (a cosine for CosFace, an angle in radians for ArcFace; unused by
             ``"softmax"``).
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (``(B,)``).
+        label_smoothing: ``eps`` in [0, 1): the cross-entropy's target is
+            ``(1 - eps) one_hot(y) + eps / C`` (``F.cross_entropy``'s ``label_smoothing``);
+            0 (default) is the plain cross-entropy.
 
     Returns:
         A scalar, or ``(B,)`` for ``reduction="none"``.
 
     Raises:
         ValueError: bad shapes, a label outside ``0..C-1``, an unknown ``kind`` or
-            ``reduction``, or ``scale <= 0``, ``margin < 0``.
+            ``reduction``, or ``scale <= 0``, ``margin < 0``, ``label_smoothing`` outside [0, 1).
 
     Example:
         >>> z = torch.tensor([[1.0, 0.0]]); w = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
@@ -94,6 +101,8 @@ def margin_softmax_loss(
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if scale <= 0 or margin < 0:
         raise ValueError(f"need scale > 0 and margin >= 0, got scale={scale}, margin={margin}")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
     cos = cosine_logits(embeddings, weights)  # (B, C)
     if labels.shape != (embeddings.shape[0],):
         raise ValueError(f"labels must be ({embeddings.shape[0]},) to match embeddings, got shape "
@@ -108,7 +117,7 @@ def margin_softmax_loss(
         shifted = cos * math.cos(margin) - sin * math.sin(margin)  # cos(theta + m)
         fallback = cos - margin * math.sin(margin)  # where theta + m > pi
         cos = torch.where(target, torch.where(cos > math.cos(math.pi - margin), shifted, fallback), cos)
-    return F.cross_entropy(scale * cos, labels, reduction=reduction)
+    return F.cross_entropy(scale * cos, labels, reduction=reduction, label_smoothing=label_smoothing)
 
 
 class MarginSoftmaxLoss(nn.Module):
@@ -117,7 +126,7 @@ class MarginSoftmaxLoss(nn.Module):
     Args:
         num_classes: ``C``, the training identities.
         embedding_dim: ``E``.
-        kind, scale, margin: as in :func:`margin_softmax_loss`.
+        kind, scale, margin, label_smoothing: as in :func:`margin_softmax_loss`.
 
     Shape:
         - embeddings: ``(B, E)``, labels: ``(B,)``.
@@ -132,16 +141,19 @@ class MarginSoftmaxLoss(nn.Module):
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, *, kind: str = "cosface", scale: float = 30.0,
-                 margin: float = 0.35) -> None:
+                 margin: float = 0.35, label_smoothing: float = 0.0) -> None:
         super().__init__()
         if num_classes < 2 or embedding_dim < 1:
             raise ValueError(f"need num_classes >= 2 and embedding_dim >= 1, got {num_classes}, "
                              f"{embedding_dim}")
         if kind not in MARGIN_LOSSES:
             raise ValueError(f"kind must be one of {MARGIN_LOSSES}, got {kind!r}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
         self.kind, self.scale, self.margin = kind, float(scale), float(margin)
+        self.label_smoothing = float(label_smoothing)
         self.weights = nn.Parameter(torch.randn(num_classes, embedding_dim) * 0.01)
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return margin_softmax_loss(embeddings, self.weights, labels, kind=self.kind, scale=self.scale,
-                                   margin=self.margin)
+                                   margin=self.margin, label_smoothing=self.label_smoothing)

@@ -136,3 +136,47 @@ def test_bad_inputs():
         MarginSoftmaxLoss(1, 4)
     with pytest.raises(ValueError, match="kind"):
         MarginSoftmaxLoss(3, 4, kind="none")
+
+
+
+@pytest.mark.parametrize("kind", MARGIN_LOSSES)
+def test_label_smoothing_matches_the_mixed_target(kind, dtype, tol):
+    """(1 - eps) (-log p_y) + eps mean_c (-log p_c) on the margin logits, written out."""
+    g = torch.Generator().manual_seed(3)
+    z, w = torch.randn(6, 5, generator=g, dtype=dtype), torch.randn(4, 5, generator=g, dtype=dtype)
+    y = torch.randint(4, (6,), generator=g)
+    s, m, eps = 8.0, 0.3, 0.2
+    cos = z.double() @ w.double().t() / (z.double().norm(dim=1, keepdim=True) * w.double().norm(dim=1))
+    for i in range(len(y)):  # the margin on the true class, as in the loop reference
+        c = float(cos[i, y[i]])
+        theta = math.acos(max(-1.0, min(1.0, c)))
+        if kind == "cosface":
+            cos[i, y[i]] = c - m
+        elif kind == "arcface":
+            cos[i, y[i]] = math.cos(theta + m) if theta + m <= math.pi else c - m * math.sin(m)
+    nll = -torch.log_softmax(s * cos, dim=1)  # (B, C)
+    want = (1 - eps) * nll.gather(1, y[:, None])[:, 0] + eps * nll.mean(1)
+    got = margin_softmax_loss(z, w, y, kind=kind, scale=s, margin=m, reduction="none", label_smoothing=eps)
+    assert got.shape == (6,) and got.dtype == dtype
+    torch.testing.assert_close(got.double(), want, **tol)
+    unsmoothed = margin_softmax_loss(z, w, y, kind=kind, scale=s, margin=m, label_smoothing=0.0)
+    torch.testing.assert_close(unsmoothed, margin_softmax_loss(z, w, y, kind=kind, scale=s, margin=m))
+
+
+def test_label_smoothing_stops_rewarding_confidence():
+    """Plain cross-entropy keeps falling as a correct logit grows; the smoothed one turns back up."""
+    w = torch.eye(3, dtype=torch.float64)
+    z, y = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64), torch.tensor([0])
+    plain = [float(margin_softmax_loss(z, w, y, kind="softmax", scale=s)) for s in (4.0, 16.0, 64.0)]
+    smooth = [float(margin_softmax_loss(z, w, y, kind="softmax", scale=s, label_smoothing=0.1))
+              for s in (4.0, 16.0, 64.0)]
+    assert plain[0] > plain[1] > plain[2]
+    assert smooth[2] > smooth[1] and smooth[2] > 1.0
+    head = MarginSoftmaxLoss(3, 3, kind="softmax", label_smoothing=0.1)
+    want = margin_softmax_loss(z.float(), head.weights, y, kind="softmax", label_smoothing=0.1)
+    torch.testing.assert_close(head(z.float(), y), want)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            margin_softmax_loss(z, w, y, label_smoothing=bad)
+        with pytest.raises(ValueError, match="label_smoothing"):
+            MarginSoftmaxLoss(3, 3, label_smoothing=bad)
