@@ -56,6 +56,8 @@ def test_config_validation():
         TrainConfig(aux_loss="sphereface")
     with pytest.raises(ValueError, match="aux_weight"):
         TrainConfig(aux_weight=-1.0)
+    with pytest.raises(ValueError, match="aux_label_smoothing"):
+        TrainConfig(aux_label_smoothing=1.0)
 
 
 def test_history_records_each_loss_term():
@@ -85,3 +87,16 @@ def test_auxiliary_losses_fall(aux_loss):
     cfg = dataclasses.replace(TINY, epochs=6, aux_loss=aux_loss, aux_scale=16.0, aux_margin=0.2)
     _, hist = train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(0), progress=False)
     assert sum(hist["aux_loss"][-3:]) < sum(hist["aux_loss"][:3])
+
+
+def test_aux_label_smoothing_reaches_the_auxiliary_loss():
+    """Same data, initialisation and batches: only the auxiliary term's value changes."""
+    ds = synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(2))
+    runs = {}
+    for eps in (0.0, 0.3):
+        cfg = dataclasses.replace(TINY, epochs=1, aux_loss="arcface", aux_label_smoothing=eps)
+        _, runs[eps] = train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(0),
+                                     progress=False)
+    assert runs[0.0]["triplet_loss"][0] == pytest.approx(runs[0.3]["triplet_loss"][0], rel=1e-6)
+    assert runs[0.0]["aux_loss"][0] != pytest.approx(runs[0.3]["aux_loss"][0], rel=1e-3)
+    assert TrainConfig().aux_label_smoothing == 0.3 and TINY.aux_loss is None
