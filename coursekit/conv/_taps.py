@@ -25,6 +25,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+__all__: list[str] = []  # private module: nothing re-exported
+
 # Build im2col columns, one product instead of one per tap, when a tap's product would be
 # a thin outer product (fewer input channels per group than this) and the columns are small.
 _IM2COL_MAX_CHANNELS = 4
