@@ -23,9 +23,8 @@ from coursekit.visualize.receptive_fields import (
     LayerSpec,
     layer_specs,
     receptive_fields,
-    vgg19_layer_specs,
-    vgg19_receptive_fields,
 )
+from coursekit.visualize.vgg_fields import vgg19_layer_specs, vgg19_receptive_fields
 
 __all__ = [
     "layer_activations",

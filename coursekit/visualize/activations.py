@@ -21,12 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from coursekit.runtime import get_device
-from coursekit.visualize.receptive_fields import (
-    LayerField,
-    _named_modules,
-    receptive_fields,
-    vgg19_layer_specs,
-)
+from coursekit.visualize.receptive_fields import LayerField, _named_modules, receptive_fields
+from coursekit.visualize.vgg_fields import vgg19_layer_specs
 
 __all__ = ["layer_activations"]
 

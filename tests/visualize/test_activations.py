@@ -8,7 +8,7 @@ from torch import nn
 
 from coursekit.style.vgg import vgg19_features
 from coursekit.visualize.activations import _eval_mode, _layer_geometry, layer_activations
-from coursekit.visualize.receptive_fields import vgg19_receptive_fields
+from coursekit.visualize.vgg_fields import vgg19_receptive_fields
 
 
 def _net() -> nn.Sequential:

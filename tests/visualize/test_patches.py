@@ -9,7 +9,7 @@ from torch import nn
 from coursekit.style.vgg import vgg19_features
 from coursekit.visualize.activations import layer_activations
 from coursekit.visualize.patches import top_activating_patches, top_patches_by_layer
-from coursekit.visualize.receptive_fields import vgg19_receptive_fields
+from coursekit.visualize.vgg_fields import vgg19_receptive_fields
 
 
 def _net(inplace: bool = False) -> nn.Sequential:

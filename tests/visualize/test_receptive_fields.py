@@ -8,13 +8,8 @@ import torch
 import torchvision
 from torch import nn
 
-from coursekit.visualize.receptive_fields import (
-    LayerSpec,
-    layer_specs,
-    receptive_fields,
-    vgg19_layer_specs,
-    vgg19_receptive_fields,
-)
+from coursekit.visualize.receptive_fields import LayerSpec, layer_specs, receptive_fields
+from coursekit.visualize.vgg_fields import vgg19_layer_specs, vgg19_receptive_fields
 
 
 def _footprint(module: nn.Module) -> nn.Module:
