@@ -20,7 +20,6 @@ error.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -36,6 +35,8 @@ MAX_PAIRS = 1_000_000  # all pairs up to this many for ROC AUC / EER, else a bal
 
 def register(subparsers) -> None:
     """Add ``coursekit faces ...`` to the top-level parser's sub-commands."""
+    from coursekit.cli.faces_db import enroll, identify, verify  # they use this module's helpers
+
     faces = subparsers.add_parser("faces", help="face recognition: train, evaluate, enroll, identify",
                                   description=__doc__.split("::")[0].strip())
     sub = faces.add_subparsers(dest="faces_command", metavar="ACTION", required=True)
@@ -71,7 +72,7 @@ def register(subparsers) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help=f"acceptance threshold tau on squared L2 (new database: {DEFAULT_THRESHOLD})")
     common(p)
-    p.set_defaults(func=run, action=_enroll)
+    p.set_defaults(func=run, action=enroll)
 
     for name, helptext in (("identify", "who is in this photo? (1:K)"),
                            ("verify", "is this the claimed person? (1:1)")):
@@ -85,7 +86,7 @@ def register(subparsers) -> None:
         p.add_argument("--threshold", type=float, default=None, help="default: DB's threshold")
         p.add_argument("--json", action="store_true", help="print one JSON object")
         common(p)
-        p.set_defaults(func=run, action=_identify if name == "identify" else _verify)
+        p.set_defaults(func=run, action=identify if name == "identify" else verify)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,14 +159,6 @@ def _require_pairs(ds, what: str) -> None:
             f"{what} needs at least two people with two or more images each; the data has "
             f"{ds.num_people} people and {int((counts >= 2).sum())} of them have two or more images"
         )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _load_model(path: str | Path, device):
@@ -242,74 +235,4 @@ def _evaluate(args) -> int:
         print(f"ROC AUC: {auc:.4f}   EER: {eer:.4f}")
         print(f"best threshold (10-fold, balanced pairs): {best['threshold']:.4f} "
               f"(verification accuracy {best['accuracy']:.4f})")
-    return 0
-
-
-def _open_db(args, model_path: str | None, *, create: bool):
-    """Load (or create) the database and its encoder, checking the model matches."""
-    from coursekit.face.database import FaceDatabase
-    from coursekit.runtime import get_device
-
-    device = get_device(args.device)
-    db_path = Path(args.db)
-    if db_path.exists() or not create:
-        db = FaceDatabase.load(db_path)
-    else:
-        db = FaceDatabase(threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold)
-    recorded = db.info.get("model")
-    if model_path is None:
-        if not recorded:
-            raise ValueError(f"{db_path} records no model; pass --model MODEL.pt")
-        model_path = recorded
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise FileNotFoundError(f"model file not found: {model_path}")
-    digest = _sha256(model_path)
-    if db.info.get("model_sha256") not in (None, digest) and len(db):
-        raise ValueError(
-            f"{model_path} is not the model {db_path} was built with ({recorded}); encodings of "
-            "different models cannot be compared"
-        )
-    db.info.update(model=str(model_path.resolve()), model_sha256=digest)
-    db.encoder = _load_model(model_path, device)
-    if args.threshold is not None and create:
-        db.threshold = args.threshold
-    return db
-
-
-def _enroll(args) -> int:
-    if args.threshold is not None and args.threshold < 0:
-        raise ValueError(f"--threshold must be >= 0, got {args.threshold}")
-    db = _open_db(args, args.model, create=True)
-    faces = torch.stack([_load_photo(p, args.detect) for p in args.images])  # (K, 1, S, S)
-    db.enroll(args.name, faces)
-    db.save(args.db)
-    print(f"enrolled {args.name} ({len(args.images)} image(s)); {args.db} holds {len(db)} people")
-    return 0
-
-
-def _identify(args) -> int:
-    db = _open_db(args, args.model, create=False)
-    face = _load_photo(args.image, args.detect)
-    name, dist = db.identify(face, threshold=args.threshold)
-    tau = db.threshold if args.threshold is None else args.threshold
-    if args.json:
-        print(json.dumps({"name": name, "distance": dist, "threshold": tau}))
-    elif name is None:
-        nearest = db.names[int(torch.argmin(db.distances(face)))]
-        print(f"unknown person (nearest: {nearest}, distance {dist:.4f} > threshold {tau:.4f})")
-    else:
-        print(f"{name} (distance {dist:.4f} <= threshold {tau:.4f})")
-    return 0
-
-
-def _verify(args) -> int:
-    db = _open_db(args, args.model, create=False)
-    dist, ok = db.verify(_load_photo(args.image, args.detect), args.name, threshold=args.threshold)
-    tau = db.threshold if args.threshold is None else args.threshold
-    if args.json:
-        print(json.dumps({"name": args.name, "distance": dist, "threshold": tau, "accepted": ok}))
-    else:
-        verdict = "accepted" if ok else "rejected"
-        print(f"{verdict}: {args.name}, distance {dist:.4f} {'<=' if ok else '>'} threshold {tau:.4f}")
     return 0
