@@ -9,34 +9,21 @@ Several images per person: all their encodings are kept, and the distance to a p
 smallest distance to any of them (nearest neighbour), so a second photo in other lighting
 helps instead of being averaged away.
 
-File format (:meth:`FaceDatabase.save`, written atomically): a NumPy ``.npz`` archive of plain
-arrays, read back with ``allow_pickle=False``:
-
-* ``encodings``: float32 ``(M, E)``, every stored encoding;
-* ``owners``: int64 ``(M,)``, the index into ``names`` of each encoding's person;
-* ``metadata``: a 0-d unicode array holding JSON: ``{"format": "coursekit-face-database",
-  "version": 1, "names": [...], "threshold": tau, "embedding_dim": E, "info": {...}}``, where
-  ``info`` holds free JSON values (the ``coursekit faces`` command keeps the model path there).
+The file format (``.npz`` + JSON, written atomically) is in :mod:`coursekit.face.database_file`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
+from coursekit.face.database_file import read_database, write_database
 from coursekit.face.embedding import embed
-from coursekit.files import atomic_write
 
 __all__ = ["FaceDatabase"]
-
-_FORMAT = "coursekit-face-database"
-_VERSION = 1
 
 
 class FaceDatabase:
@@ -234,24 +221,16 @@ class FaceDatabase:
     # -- files ------------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the database to ``path`` (``.npz`` + JSON metadata, see the module docstring),
+        """Write the database to ``path`` (``.npz`` + JSON, :mod:`coursekit.face.database_file`),
         atomically: a temporary file in the same folder, then a rename.
 
         Returns:
             The path written.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if self._encodings is None:
-            enc = np.zeros((0, 0), dtype=np.float32)
-        else:
-            enc = self._encodings.detach().cpu().numpy().astype(np.float32)
-        meta = {"format": _FORMAT, "version": _VERSION, "names": self._names,
-                "threshold": self.threshold, "embedding_dim": self.embedding_dim, "info": self.info}
-        with atomic_write(path, "wb") as f:
-            np.savez(f, encodings=enc, owners=self._owners.cpu().numpy().astype(np.int64),
-                     metadata=np.array(json.dumps(meta)))
-        return path
+        enc = None if self._encodings is None else self._encodings.detach().cpu().numpy()
+        meta = {"names": self._names, "threshold": self.threshold,
+                "embedding_dim": self.embedding_dim, "info": self.info}
+        return write_database(path, enc, self._owners.cpu().numpy(), meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike, encoder: nn.Module | None = None) -> FaceDatabase:
@@ -266,33 +245,8 @@ class FaceDatabase:
             ValueError: the file is corrupt, not an ``.npz`` archive, or not a coursekit face
                 database; the message names the file.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"face database not found: {path}")
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy array
-                raise ValueError("not an .npz archive")
-            with loaded as z:
-                enc, owners = z["encodings"], z["owners"]
-                meta = json.loads(str(z["metadata"][()]))
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-            raise ValueError(
-                f"{path}: not a coursekit face database, or the file is corrupt ({err})"
-            ) from err
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-            raise ValueError(f"{path}: not a coursekit face database (format tag missing)")
-        if meta.get("version") != _VERSION:
-            raise ValueError(f"{path}: face database version {meta.get('version')!r} is not "
-                             f"supported (expected {_VERSION})")
-        names = meta.get("names")
-        ok = (isinstance(names, list) and all(isinstance(n, str) for n in names)
-              and enc.ndim == 2 and owners.ndim == 1 and enc.shape[0] == owners.shape[0]
-              and enc.dtype == np.float32 and owners.dtype == np.int64
-              and (owners.size == 0 or (owners.min() >= 0 and owners.max() < len(names)))
-              and len(set(np.unique(owners).tolist())) == len(names))
-        if not ok:
-            raise ValueError(f"{path}: corrupt face database (arrays and names do not match)")
+        enc, owners, meta = read_database(path)
+        names = meta["names"]
         db = cls(encoder, threshold=meta.get("threshold", 0.0), info=meta.get("info") or {})
         db._names = list(names)
         if names:
