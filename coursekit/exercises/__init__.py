@@ -6,13 +6,8 @@ from coursekit.exercises.conv import (
     check_conv1d,
     check_conv_output_shape,
 )
-from coursekit.exercises.face import (
-    check_chi2_features,
-    check_encoding_distance,
-    check_triplet_loss,
-    check_verify,
-    check_who_is_it,
-)
+from coursekit.exercises.face import check_encoding_distance, check_verify, check_who_is_it
+from coursekit.exercises.face_losses import check_chi2_features, check_triplet_loss
 from coursekit.exercises.student_version import (
     StudentNotebook,
     strip_solutions,
