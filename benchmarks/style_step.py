@@ -14,6 +14,7 @@ times; the table gives the median per-step time and the peak memory.
 
     python benchmarks/style_step.py                  # CPU, 256 px, 40 timed steps, 3 rounds
     python benchmarks/style_step.py --device cuda --steps 50
+    python benchmarks/style_step.py --precision bfloat16   # coursekit's VGG in bfloat16
 """
 
 from __future__ import annotations
@@ -134,11 +135,11 @@ def run_reference(net, content, style, steps, alpha, beta):
     return run[0]
 
 
-def run_coursekit(net, content, style, steps, alpha, beta):
+def run_coursekit(net, content, style, steps, alpha, beta, precision="float32"):
     from coursekit.style import TransferConfig, style_transfer
 
     cfg = TransferConfig(size=max(content.shape[-2:]), num_steps=steps, alpha=alpha, beta=beta,
-                         init="content")
+                         init="content", precision=precision)
     style_transfer(content[0], style[0], cfg, extractor=net, progress=False)
     return steps
 
@@ -160,7 +161,7 @@ def _reset_peak_rss() -> int:
     return _status_kb("VmRSS")
 
 
-def step_tensor_peak_mb(which, net, content, style, alpha, beta) -> float:
+def step_tensor_peak_mb(which, net, content, style, alpha, beta, precision="float32") -> float:
     """Peak of live tensor memory during one forward + backward pass (after a warm-up pass), from
     the profiler's allocation events: exact and independent of the allocator and machine load,
     unlike RSS."""
@@ -178,7 +179,10 @@ def step_tensor_peak_mb(which, net, content, style, alpha, beta) -> float:
             return (sum(sl.loss for sl in style_losses) * beta / len(style_losses)
                     + sum(cl.loss for cl in content_losses) * alpha)
     else:
-        cfg = TransferConfig(size=max(content.shape[-2:]), alpha=alpha, beta=beta)
+        from coursekit.style.transfer import _with_precision
+
+        cfg = TransferConfig(size=max(content.shape[-2:]), alpha=alpha, beta=beta, precision=precision)
+        net = _with_precision(net, precision)
         objective = _Objective(net, content[0], [style[0]], (1.0,), cfg, tuple(content.shape[-2:]))
 
         def loss_of(G):
@@ -199,7 +203,8 @@ def step_tensor_peak_mb(which, net, content, style, alpha, beta) -> float:
 
 
 # ---- one measurement, in its own process ----------------------------------------------------------
-def measure(which: str, size: int, steps: int, warmup: int, device: str) -> dict:
+def measure(which: str, size: int, steps: int, warmup: int, device: str,
+            precision: str = "float32") -> dict:
     from coursekit.data.art import artworks
     from coursekit.data.photos import sample_photos
     from coursekit.style import TransferConfig
@@ -213,7 +218,11 @@ def measure(which: str, size: int, steps: int, warmup: int, device: str) -> dict
     style = artworks(size, names=["starry_night"])["starry_night"][None]
     # the tutorial's model needs both images at one size
     style = F.interpolate(style, size=content.shape[-2:], mode="bilinear", antialias=True).to(dev)
-    fn = run_reference if which == "reference" else run_coursekit
+    if which == "reference":
+        fn = run_reference
+    else:
+        def fn(*a):
+            return run_coursekit(*a, precision=precision)
     alpha, beta = 1.0, 40.0
 
     def timed(n):
@@ -235,7 +244,8 @@ def measure(which: str, size: int, steps: int, warmup: int, device: str) -> dict
            "run_peak_mb": (_status_kb("VmHWM") - rss0) / 1024, "threads": torch.get_num_threads()}
     if dev.type == "cuda":
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
-    out["step_tensor_peak_mb"] = step_tensor_peak_mb(which, net, content, style, alpha, beta)
+    out["step_tensor_peak_mb"] = step_tensor_peak_mb(which, net, content, style, alpha, beta,
+                                                     precision)
     return out
 
 
@@ -247,16 +257,20 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5, help="steps of an untimed first run")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                   help="coursekit's TransferConfig.precision (the reference stays float32)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.size, args.steps, args.warmup, args.device)))
+        print(json.dumps(measure(args.child, args.size, args.steps, args.warmup, args.device,
+                                 args.precision)))
         return
     results: dict[str, list[dict]] = {"reference": [], "coursekit": []}
     for r in range(args.rounds):
         for which in ("reference", "coursekit"):
             cmd = [sys.executable, __file__, "--child", which, "--size", str(args.size),
-                   "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device]
+                   "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device,
+                   "--precision", args.precision]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise SystemExit(f"{which} failed:\n{proc.stderr}")
@@ -273,7 +287,8 @@ def main() -> None:
     mem = {k: max(r.get("peak_cuda_mb", r["run_peak_mb"]) for r in v) for k, v in results.items()}
     tensors = {k: max(r["step_tensor_peak_mb"] for r in v) for k, v in results.items()}
     unit = "CUDA MB" if args.device.startswith("cuda") else "RSS MB over the loaded model"
-    print(f"\n| {args.device}, {args.size} px, {results['coursekit'][0]['threads']} threads "
+    print(f"\n| {args.device}, {args.size} px, {results['coursekit'][0]['threads']} threads, "
+          f"coursekit in {args.precision} "
           f"| ms/step, wall (median of {args.rounds}) | ms/step, CPU time | peak {unit} "
           "| step tensor peak MB |\n|---|---|---|---|---|")
     for k in ("reference", "coursekit"):

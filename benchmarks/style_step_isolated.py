@@ -4,7 +4,8 @@ Companion to ``style_step.py`` for a loaded machine: one process, the same image
 the implementations alternating in short rounds, no optimiser, a fixed thread count. With one
 thread, CPU time is hardly disturbed by other jobs, so the ratio holds to ~1% from round to
 round where the full benchmark's swings by 2x. "coursekit_nchw" is coursekit with the weights
-left in the default (NCHW) layout, to separate the channels-last gain from the rest.
+left in the default (NCHW) layout, to separate the channels-last gain from the rest;
+"coursekit_bf16" is ``TransferConfig(precision="bfloat16")``'s network (bfloat16 after conv1_1).
 
     python benchmarks/style_step_isolated.py --threads 1 --rounds 4 --reps 3
 """
@@ -26,6 +27,7 @@ def main() -> None:
     from coursekit.data.photos import sample_photos
     from coursekit.style import TransferConfig
     from coursekit.style.objective import _Objective
+    from coursekit.style.transfer import _with_precision
     from coursekit.style.vgg import vgg19_features
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -54,17 +56,19 @@ def main() -> None:
         loss.backward()
 
     cfg = TransferConfig(size=args.size, alpha=alpha, beta=beta)
+    bf16 = _with_precision(net, "bfloat16")  # what TransferConfig(precision="bfloat16") runs
     objectives = {k: _Objective(n, content[0], [style[0]], (1.0,), cfg, tuple(content.shape[-2:]))
-                  for k, n in (("coursekit", net), ("coursekit_nchw", nchw))}
+                  for k, n in (("coursekit", net), ("coursekit_nchw", nchw), ("coursekit_bf16", bf16))}
     fns = {"reference": reference,
            "coursekit": lambda G: objectives["coursekit"](G)[0].backward(),
-           "coursekit_nchw": lambda G: objectives["coursekit_nchw"](G)[0].backward()}
+           "coursekit_nchw": lambda G: objectives["coursekit_nchw"](G)[0].backward(),
+           "coursekit_bf16": lambda G: objectives["coursekit_bf16"](G)[0].backward()}
     G = content.clone().requires_grad_(True)
     for fn in fns.values():  # warm up the allocator and oneDNN's kernels
         fn(G)
     cpu: dict[str, list[float]] = {k: [] for k in fns}
     for r in range(args.rounds):
-        names = list(fns)[r % 3:] + list(fns)[:r % 3]
+        names = list(fns)[r % len(fns):] + list(fns)[:r % len(fns)]
         for name in names:
             start = time.process_time()
             for _ in range(args.reps):
@@ -73,7 +77,7 @@ def main() -> None:
             cpu[name].append((time.process_time() - start) / args.reps)
         print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1] * 1000:.0f} ms CPU" for k, v in cpu.items()),
               flush=True)
-    for name in ("coursekit", "coursekit_nchw"):
+    for name in ("coursekit", "coursekit_nchw", "coursekit_bf16"):
         ratios = [a / b for a, b in zip(cpu[name], cpu["reference"])]
         print(f"{name} / reference, CPU time per pass: " + ", ".join(f"{x:.2f}" for x in ratios)
               + f" (median {statistics.median(ratios):.2f}, {args.threads} threads)")

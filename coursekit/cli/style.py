@@ -83,6 +83,9 @@ def register(subparsers) -> None:
     p.add_argument("--weights", choices=("imagenet", "torchvision", "random"), default=d.weights,
                    help="VGG19 weights: imagenet (offline, default), torchvision (downloads if "
                         "not cached); random is for tests only")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default=d.precision,
+                   help="bfloat16: VGG19 in bfloat16, ~0.6x the time per step on CPUs with "
+                        "AVX512-BF16/AMX and recent GPUs (float32)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (auto)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial noise (0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -121,7 +124,7 @@ def _build_config(args: argparse.Namespace):
             content_layer=args.content_layer, style_layers=args.style_layers,
             style_layer_weights=args.style_weights,
             style_blend=args.blend, preserve_colors=args.preserve_colors, scales=args.scales,
-            pooling=args.pooling, weights=args.weights,
+            pooling=args.pooling, weights=args.weights, precision=args.precision,
         )
     except ValueError as err:  # name the option rather than the config field
         msg = str(err).replace("style_layer_weights", "--style-weights").replace(

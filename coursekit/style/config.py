@@ -13,6 +13,7 @@ DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 _OPTIMIZERS = ("lbfgs", "adam")
 _INITS = ("noise", "content", "content+noise")
+_PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ class TransferConfig:
             0 keeps none.
         pooling: ``"max"`` or ``"avg"`` (used when no extractor is passed).
         weights: ``"imagenet"``, ``"torchvision"`` or ``"random"`` (when no extractor is passed).
+        precision: ``"float32"``, or ``"bfloat16"``: VGG19's weights and activations in
+            bfloat16 after the first convolution (G, that layer, the Gram matrices and the
+            costs stay float32). On hardware with native bfloat16 (CPUs with AVX512-BF16 or
+            AMX, recent GPUs) a step takes about 0.6x the float32 time and the costs follow the
+            float32 run's within ~1% (``benchmarks/RESULTS_style.md``); elsewhere bfloat16 is
+            emulated and slower. Needs a :class:`~coursekit.style.vgg.VGG19Features` extractor.
 
     Example:
         >>> TransferConfig(size=128, num_steps=50).steps_total
@@ -83,10 +90,13 @@ class TransferConfig:
     snapshot_every: int = 0
     pooling: str = "avg"
     weights: str = "imagenet"
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
         if self.init not in _INITS:
             raise ValueError(f"init must be one of {_INITS}, got {self.init!r}")
         if self.content_normalization not in ("lecture", "assignment"):

@@ -40,6 +40,12 @@ def _check_activation(name: str, a: Tensor) -> None:
         raise ValueError(f"{name} must be (C, H, W) or (B, C, H, W), got shape {tuple(a.shape)}")
 
 
+def _accumulation_dtype(a: Tensor) -> Tensor:
+    """``a`` in float32 if it is bfloat16 or float16 (a network run in reduced precision, see
+    ``TransferConfig.precision``): sums over thousands of positions are done in float32."""
+    return a.float() if a.dtype in (torch.bfloat16, torch.float16) else a
+
+
 def content_cost(a_C: Tensor, a_G: Tensor, *, normalization: str = "lecture") -> Tensor:
     """Content cost between the activations of the content image and the generated image.
 
@@ -80,12 +86,12 @@ class _ContentCost(torch.autograd.Function):
     def forward(ctx, a_C: Tensor, a_G: Tensor, scale: float) -> Tensor:
         ctx.save_for_backward(a_C, a_G)
         ctx.scale = scale
-        return (a_G - a_C).pow(2).sum() * scale
+        return (_accumulation_dtype(a_G) - _accumulation_dtype(a_C)).pow(2).sum() * scale
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
-        a_C, a_G = ctx.saved_tensors
-        d = (a_G - a_C).mul_(grad * (2 * ctx.scale))
+        a_C, a_G = ctx.saved_tensors  # reduced-precision gradients are cast back by autograd
+        d = (_accumulation_dtype(a_G) - _accumulation_dtype(a_C)).mul_(grad * (2 * ctx.scale))
         grad_C = -d if ctx.needs_input_grad[0] else None
         return grad_C, (d if ctx.needs_input_grad[1] else None), None
 
@@ -110,6 +116,7 @@ def gram_matrix(a: Tensor) -> Tensor:
         raise TypeError(f"a must be a torch.Tensor, got {type(a).__name__}")
     if a.ndim not in (2, 3, 4):
         raise ValueError(f"a must be (C, H*W), (C, H, W) or (B, C, H, W), got shape {tuple(a.shape)}")
+    a = _accumulation_dtype(a)
     if a.ndim == 2:
         return a @ a.T
     f = a.flatten(-2)  # (B, C, H*W) or (C, H*W)
@@ -181,13 +188,14 @@ class _GramCost(torch.autograd.Function):
     With ``D = T / N_S - F F^T / N`` and ``k = 1 / (4 C**2)`` the gradient is
     ``dJ/dF = -(2k / N) (D + D^T) F``: one matmul, where autograd's backward of ``F F^T``
     needs two, and ``D`` (C x C) is the only tensor saved besides ``a_G`` itself (which the
-    ReLU before it keeps anyway).
+    ReLU before it keeps anyway). A bfloat16/float16 ``a_G`` is multiplied in the target's
+    dtype (float32); autograd casts its gradient back.
     """
 
     @staticmethod
     def forward(ctx, gram_S: Tensor, positions: int, a_G: Tensor) -> Tensor:
         c, n = a_G.shape[-3], a_G.shape[-1] * a_G.shape[-2]
-        f = a_G.flatten(-2)  # (B, C, H*W) or (C, H*W); a view, also for channels-last
+        f = a_G.flatten(-2).to(gram_S.dtype)  # (B, C, H*W) or (C, H*W); a view if float32
         diff = gram_S / positions - (f @ f.transpose(-1, -2)) / n  # (B, C, C) or (C, C)
         ctx.save_for_backward(a_G, diff)
         ctx.positions, ctx.target_shape = positions, gram_S.shape
@@ -203,7 +211,7 @@ class _GramCost(torch.autograd.Function):
             grad_S = (2 * k / ctx.positions * diff).sum_to_size(ctx.target_shape)
         if ctx.needs_input_grad[2]:
             sym = (diff + diff.transpose(-1, -2)) * (-2 * k / n)  # (B, C, C), symmetric
-            f = a_G.flatten(-2)  # (B, C, H*W)
+            f = a_G.flatten(-2).to(diff.dtype)  # (B, C, H*W), keeps the layout
             if f.stride(-1) == 1:
                 grad_f = sym @ f
             else:  # channels-last: compute (F^T sym)^T so the gradient keeps a_G's layout

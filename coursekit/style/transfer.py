@@ -17,6 +17,7 @@ alone), ``style=None`` or ``beta=0`` is content reconstruction (the content cost
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ from coursekit.runtime import get_device
 from coursekit.style.color import match_luminance, rgb_to_yiq, yiq_to_rgb
 from coursekit.style.config import TransferConfig
 from coursekit.style.objective import _fit, _Objective, _resize
-from coursekit.style.vgg import vgg19_features
+from coursekit.style.vgg import VGG19Features, vgg19_features
 
 __all__ = ["TransferResult", "style_transfer"]
 
@@ -80,6 +81,26 @@ def _recolor(luminance: Tensor, content: Tensor) -> Tensor:
     return yiq_to_rgb(torch.cat([rgb_to_yiq(luminance)[:1], iq])).clamp(0.0, 1.0)
 
 
+def _with_precision(extractor, precision: str):
+    """``extractor``, or a copy of it in ``precision`` (the caller's network is left as it is).
+
+    The first convolution stays float32: it is the one layer that sees G's pixels, and in
+    bfloat16 (8 significant bits) the small pixel changes of L-BFGS are rounded away (with it in
+    bfloat16 a 300-step run ended at 2.3x the float32 run's cost; kept float32, within 1%).
+    """
+    if precision == "float32":
+        return extractor
+    if not isinstance(extractor, VGG19Features):
+        raise ValueError(f"precision={precision!r} needs a VGG19Features extractor (from "
+                         f"vgg19_features), got {type(extractor).__name__}")
+    dtype = getattr(torch, precision)
+    if extractor.convs["conv1_2"].weight.dtype == dtype:
+        return extractor
+    low = copy.deepcopy(extractor).to(dtype)
+    low.convs["conv1_1"].float()
+    return low
+
+
 def _initial_image(content, shape, config, device, generator) -> Tensor:
     if config.init == "noise" or content is None:
         return torch.rand((1, 3, *shape), generator=generator).to(device)
@@ -124,7 +145,7 @@ def style_transfer(
             colour preservation without content, or an image too small for the layers.
 
     Example:
-        >>> from coursekit.style.vgg import vgg19_features
+        >>> from coursekit.style.vgg import VGG19Features, vgg19_features
         >>> net = vgg19_features("random", device="cpu")
         >>> cfg = TransferConfig(size=32, num_steps=3, snapshot_every=1)
         >>> out = style_transfer(torch.rand(3, 32, 32), torch.rand(3, 32, 32), cfg,
@@ -155,6 +176,7 @@ def style_transfer(
     device = get_device(device)
     if extractor is None:
         extractor = vgg19_features(config.weights, pooling=config.pooling, device=device)
+    extractor = _with_precision(extractor, config.precision)
 
     original_content = content
     if content is not None:

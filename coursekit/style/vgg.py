@@ -103,6 +103,11 @@ class VGG19Features(nn.Module):
             time on a 2-core CPU (``benchmarks/RESULTS_style.md``). The activations returned
             are then channels-last too (same values and shapes).
 
+    ``net.to(torch.bfloat16)`` runs the network in bfloat16: each bfloat16 (or float16)
+    convolution casts its input, so layers may mix precisions, and the activations after such a
+    layer are bfloat16 (``TransferConfig(precision="bfloat16")`` runs a copy with ``conv1_1``
+    kept float32; the costs accumulate in float32).
+
     Shape:
         - Input: ``(B, 3, H, W)`` (or ``(3, H, W)``), RGB in [0, 1].
         - Output: ``{layer: (B, C_l, H_l, W_l)}`` for the requested layers, in the order asked.
@@ -177,7 +182,10 @@ class VGG19Features(nn.Module):
         out: dict[str, Tensor] = {}
         for name in VGG19_LAYERS[: last + 1]:
             if name.startswith("conv"):
-                x = self.convs[name](x)
+                conv = self.convs[name]
+                if conv.weight.dtype in (torch.bfloat16, torch.float16):  # reduced precision
+                    x = x.to(conv.weight.dtype)
+                x = conv(x)
             elif name.startswith("relu"):
                 # in place unless the conv output before it was asked for (saves memory)
                 x = F.relu(x, inplace=f"conv{name[4:]}" not in wanted)

@@ -42,7 +42,7 @@ def test_options_several_styles_and_colours(images, tmp_path, capsys):
                  "-o", str(out), *FAST, "--blend", "0.7,0.3", "--preserve-colors",
                  "--optimizer", "adam", "--init", "content+noise", "--content-layer", "relu3_2",
                  "--style-layers", "relu1_1,relu2_1", "--style-weights", "0.3,0.7",
-                 "--scales", "16,32", "--tv", "1", "--seed", "3"])
+                 "--scales", "16,32", "--tv", "1", "--seed", "3", "--precision", "bfloat16"])
     assert code == 0, capsys.readouterr().err
     assert load_image(out).shape == (3, 19, 32)
 

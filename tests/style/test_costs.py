@@ -201,3 +201,27 @@ def test_content_cost_gradient_in_both_inputs(normalization):
     a_C = _rand(2, 3, 4, seed=3).requires_grad_()
     a_G = _rand(2, 3, 4, seed=4).requires_grad_()
     assert torch.autograd.gradcheck(lambda c, g: content_cost(c, g, normalization=normalization), (a_C, a_G))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_reduced_precision_activations_accumulate_in_float32(dtype):
+    """bfloat16/float16 activations (``TransferConfig(precision=...)``): the Gram matrix and both
+    costs are the float32 values of the same numbers, and gradients come back in the input dtype."""
+    g = torch.Generator().manual_seed(7)
+    a_S = torch.rand(1, 8, 6, 5, generator=g)
+    a = torch.rand(1, 8, 6, 5, generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
+    a32 = a.float()
+    gm = gram_matrix(a)
+    assert gm.dtype == torch.float32
+    torch.testing.assert_close(gm, gram_matrix(a32))
+    target = gram_target(a_S)
+    a.requires_grad_()
+    a32.requires_grad_()
+    for low, full in ((layer_style_cost(target, a), layer_style_cost(target, a32)),
+                      (content_cost(a_S.to(dtype), a), content_cost(a_S.to(dtype).float(), a32))):
+        assert low.dtype == torch.float32
+        torch.testing.assert_close(low, full)
+        (g_low,) = torch.autograd.grad(low, a)
+        (g_full,) = torch.autograd.grad(full, a32)
+        assert g_low.dtype == dtype
+        torch.testing.assert_close(g_low, g_full.to(dtype))

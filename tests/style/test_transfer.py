@@ -107,3 +107,40 @@ def test_result_follows_the_input_device(net, device):
     out = style_transfer(_image(0).to(device), _image(1).to(device), _cfg(num_steps=2),
                          extractor=net, progress=False)
     assert out.image.device.type == device.type
+
+
+def test_bfloat16_precision_runs_on_a_copy_and_tracks_float32(net):
+    """``precision="bfloat16"`` leaves the caller's network in float32, lowers the cost like the
+    float32 run does, and lands within bfloat16's rounding of the float32 costs."""
+    runs = {}
+    for precision in ("float32", "bfloat16"):
+        runs[precision] = style_transfer(_image(0), _image(1), _cfg(precision=precision, num_steps=10),
+                                         extractor=net, progress=False)
+        assert all(p.dtype == torch.float32 for p in net.parameters())
+    h32, h16 = runs["float32"].history, runs["bfloat16"].history
+    assert runs["bfloat16"].image.dtype == torch.float32
+    assert h16["total"][-1] < 0.5 * h16["total"][0]
+    assert h16["style"][0] == pytest.approx(h32["style"][0], rel=0.05)
+    assert h16["total"][-1] == pytest.approx(h32["total"][-1], rel=0.3)
+
+
+def test_bfloat16_network_keeps_the_first_convolution_in_float32(net):
+    """conv1_1 sees G's pixels: bfloat16 there rounds L-BFGS's small steps away."""
+    from coursekit.style.transfer import _with_precision
+
+    low = _with_precision(net, "bfloat16")
+    assert low is not net and _with_precision(low, "bfloat16") is low
+    assert _with_precision(net, "float32") is net
+    dtypes = {name: conv.weight.dtype for name, conv in low.convs.items()}
+    assert dtypes.pop("conv1_1") == torch.float32
+    assert set(dtypes.values()) == {torch.bfloat16}
+    out = low(_image(0)[None], ["conv1_1", "relu1_2", "relu5_1"])
+    assert [a.dtype for a in out.values()] == [torch.float32, torch.bfloat16, torch.bfloat16]
+
+
+def test_bfloat16_precision_needs_a_module():
+    with pytest.raises(ValueError, match="precision"):
+        TransferConfig(precision="float16")
+    with pytest.raises(ValueError, match="VGG19Features extractor"):
+        style_transfer(_image(0), _image(1), _cfg(precision="bfloat16"),
+                       extractor=lambda image, layers: {}, progress=False)

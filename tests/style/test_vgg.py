@@ -200,3 +200,20 @@ def test_on_layer_sees_each_requested_activation_in_forward_order(random_net):
                      on_layer=lambda name, a: seen.append((name, a)))
     assert [name for name, _ in seen] == ["relu1_1", "relu3_1"]
     assert all(a is out[name] for name, a in seen)
+
+
+def test_bfloat16_network_returns_bfloat16_activations_close_to_float32(random_net):
+    """``net.to(torch.bfloat16)`` (what ``TransferConfig(precision="bfloat16")`` runs): the float32
+    image is cast after preprocessing, activations agree with float32 to bfloat16's precision,
+    and the gradient reaches the float32 image."""
+    net16 = copy.deepcopy(random_net).to(torch.bfloat16)
+    assert net16.convs["conv3_1"].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    layers = ["relu1_1", "relu3_1", "relu5_1"]
+    out16, out32 = net16(x, layers), random_net(x, layers)
+    for name in layers:
+        assert out16[name].dtype == torch.bfloat16
+        err = (out16[name].float() - out32[name]).norm() / out32[name].norm()
+        assert err < 0.03, (name, err)
+    (grad,) = torch.autograd.grad(out16["relu5_1"].float().sum(), x)
+    assert grad.dtype == torch.float32 and grad.abs().sum() > 0
