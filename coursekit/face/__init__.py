@@ -1,6 +1,6 @@
 """Face recognition, lessons 4.1-4.5: distances, triplet loss and miners, margin softmax losses,
 the encoder, its sampler, augmentation and training, encoding, verification, the face database,
-evaluation, identification and detection.
+evaluation, identification and detection; a weight EMA for training.
 """
 
 from coursekit.face.augment import (
@@ -17,6 +17,11 @@ from coursekit.face.detect import (
 )
 from coursekit.face.distances import (
     pairwise_distances,
+)
+from coursekit.face.ema import (
+    ModelEMA,
+    ema_decay_at,
+    ema_update_,
 )
 from coursekit.face.embedding import (
     embed,
@@ -77,6 +82,9 @@ __all__ = [
     "detect_faces",
     "prepare_face",
     "pairwise_distances",
+    "ModelEMA",
+    "ema_decay_at",
+    "ema_update_",
     "embed",
     "FaceEncoder",
     "load_encoder",

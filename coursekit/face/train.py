@@ -22,6 +22,7 @@ import torch
 from coursekit.data.faces import FaceDataset
 from coursekit.face.augment import augment_faces
 from coursekit.face.distances import pairwise_distances
+from coursekit.face.ema import ModelEMA
 from coursekit.face.encoder import FaceEncoder
 from coursekit.face.margin_softmax import MARGIN_LOSSES, MarginSoftmaxLoss
 from coursekit.face.miners import MINING_STRATEGIES, mine_triplets
@@ -67,6 +68,28 @@ class TrainConfig:
         aux_margin: its margin ``m``.
         aux_label_smoothing: its label smoothing ``eps`` (target ``(1 - eps) one_hot + eps / C``;
             0 is the plain cross-entropy).
+        ema_decay: ``0`` (off) or the decay ``d`` of an exponential moving average of the
+            encoder's weights and BatchNorm statistics (:class:`~coursekit.face.ModelEMA`),
+            updated after every step; the returned encoder holds the average instead of the
+            last weights.
+        aux_mix: ``None``, ``"mixup"`` (Zhang et al. 2018) or ``"cutmix"`` (Yun et al. 2019):
+            the auxiliary term is computed on a second, mixed copy of the batch (each image
+            blended with, or pasted into, a random other image of the batch by ``lam`` ~
+            Beta(``aux_mix_alpha``, ``aux_mix_alpha``)), as ``lam aux(y) + (1 - lam) aux(y')``;
+            the triplet term keeps the unmixed batch. Twice the encoder work per step.
+        aux_mix_alpha: the Beta distribution's parameter.
+        precise_bn: recompute the BatchNorm statistics of the returned encoder at the end
+            (Wu & Johnson, "Rethinking BatchNorm", 2021): the exact average over the training
+            images, ``"clean"`` as they are or ``"augmented"`` once each, in batches of
+            ``P x K`` (``torch.optim.swa_utils.update_bn``); ``None`` keeps the running averages.
+        spread_weight: weight of the global orthogonal regulariser (Zhang et al., "Learning
+            Spread-out Local Feature Descriptors", ICCV 2017) added to the loss: over the
+            batch's pairs of different people, with ``s`` the cosine of the two encodings,
+            ``mean(s)^2 + max(0, mean(s^2) - 1 / E)``, the first two moments of uniformly
+            spread unit vectors; 0 (off) by default.
+        erase_prob: probability of random erasing (Zhong et al. 2020) for each training image
+            after augmentation: a random rectangle of 2-25 % of the image (aspect 0.3-3.3) is
+            filled with uniform noise.
     """
 
     epochs: int = 200
@@ -87,6 +110,12 @@ class TrainConfig:
     aux_scale: float = 30.0
     aux_margin: float = 0.5
     aux_label_smoothing: float = 0.3
+    ema_decay: float = 0.0
+    aux_mix: str | None = None
+    aux_mix_alpha: float = 0.4
+    erase_prob: float = 0.0
+    precise_bn: str | None = None
+    spread_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.aux_loss is not None and self.aux_loss not in MARGIN_LOSSES:
@@ -96,6 +125,17 @@ class TrainConfig:
                              f"{self.aux_weight}, {self.aux_scale}, {self.aux_margin})")
         if not 0.0 <= self.aux_label_smoothing < 1.0:
             raise ValueError(f"aux_label_smoothing must lie in [0, 1), got {self.aux_label_smoothing}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if self.aux_mix not in (None, "mixup", "cutmix") or self.aux_mix_alpha <= 0:
+            raise ValueError(f"aux_mix must be None, 'mixup' or 'cutmix' and aux_mix_alpha > 0 (got "
+                             f"{self.aux_mix!r}, {self.aux_mix_alpha})")
+        if self.precise_bn not in (None, "clean", "augmented"):
+            raise ValueError(f"precise_bn must be None, 'clean' or 'augmented', got {self.precise_bn!r}")
+        if self.spread_weight < 0:
+            raise ValueError(f"spread_weight must be >= 0, got {self.spread_weight}")
+        if not 0.0 <= self.erase_prob <= 1.0:
+            raise ValueError(f"erase_prob must lie in [0, 1], got {self.erase_prob}")
         if self.strategy not in MINING_STRATEGIES:
             raise ValueError(f"strategy must be one of {MINING_STRATEGIES}, got {self.strategy!r}")
         if self.epochs < 1 or self.lr <= 0 or self.alpha < 0:
@@ -113,6 +153,52 @@ def _active_fraction(z: torch.Tensor, labels: torch.Tensor, alpha: float) -> flo
     neg = ~same[a]  # (T_pos, B)
     active = neg & (d[a] < d[a, p].unsqueeze(1) + alpha)
     return float(active.sum()) / max(int(neg.sum()), 1)
+
+
+def _spread_out(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The global orthogonal regulariser over the pairs of different people of ``z`` ``(B, E)``."""
+    s = (z @ z.t())[labels.unsqueeze(0) != labels.unsqueeze(1)]  # cosines of the negative pairs
+    if s.numel() == 0:
+        return z.sum() * 0
+    return s.mean().pow(2) + (s.pow(2).mean() - 1.0 / z.shape[1]).clamp_min(0)
+
+
+def _random_box(n: int, h: int, w: int, area: torch.Tensor, aspect: torch.Tensor,
+                generator: torch.Generator) -> torch.Tensor:
+    """``(n, 1, h, w)`` boolean masks of one random rectangle each, of ``area`` (a fraction of
+    ``h * w``) and ``aspect`` (height / width), both ``(n,)``."""
+    bh = (area * aspect).sqrt().mul(h).round().clamp(1, h)
+    bw = (area / aspect).sqrt().mul(w).round().clamp(1, w)
+    top = (torch.rand(n, generator=generator) * (h - bh + 1)).floor()
+    left = (torch.rand(n, generator=generator) * (w - bw + 1)).floor()
+    rows, cols = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+    inside = ((rows >= top.view(n, 1, 1)) & (rows < (top + bh).view(n, 1, 1))
+              & (cols >= left.view(n, 1, 1)) & (cols < (left + bw).view(n, 1, 1)))
+    return inside.unsqueeze(1)  # (n, 1, h, w)
+
+
+def _random_erase(x: torch.Tensor, prob: float, generator: torch.Generator) -> torch.Tensor:
+    """Fill a random rectangle of each image, with probability ``prob``, with uniform noise."""
+    B, _, H, W = x.shape
+    area = 0.02 + 0.23 * torch.rand(B, generator=generator)
+    aspect = torch.exp(math.log(0.3) + (math.log(3.3) - math.log(0.3)) * torch.rand(B, generator=generator))
+    mask = _random_box(B, H, W, area, aspect, generator)
+    mask &= (torch.rand(B, generator=generator) < prob).view(B, 1, 1, 1)
+    noise = torch.rand(x.shape, generator=generator).to(x)
+    return torch.where(mask.to(x.device), noise, x)
+
+
+def _mix(x: torch.Tensor, kind: str, alpha: float, generator: torch.Generator
+         ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup or CutMix of a batch with a random permutation of itself: ``(mixed, perm, lam)``."""
+    B, _, H, W = x.shape
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())  # torch's RNG: the caller seeds it
+    perm = torch.randperm(B, generator=generator)
+    if kind == "mixup":
+        return lam * x + (1 - lam) * x[perm.to(x.device)], perm, lam
+    mask = _random_box(1, H, W, torch.tensor([1 - lam]), torch.ones(1), generator).to(x.device)
+    lam = 1 - float(mask.float().mean())  # the share actually kept
+    return torch.where(mask, x[perm.to(x.device)], x), perm, lam
 
 
 def train_encoder(
@@ -181,6 +267,7 @@ def train_encoder(
             yield from sampler
 
     it = batches()
+    ema = ModelEMA(encoder, decay=config.ema_decay) if config.ema_decay > 0 else None
     for _ in range(config.epochs):
         first = len(history["loss"])
         for _ in range(steps):
@@ -188,6 +275,8 @@ def train_encoder(
             x, y = images[idx], labels[idx]
             if config.augment:
                 x = augment_faces(x, generator=generator)
+            if config.erase_prob > 0:
+                x = _random_erase(x, config.erase_prob, generator)
             z = encoder(x)
             if config.strategy == "batch_hard":
                 losses, valid = _batch_hard(z, y, config.alpha)
@@ -197,12 +286,25 @@ def train_encoder(
                 a, p, n = mine_triplets(z, y, config.strategy, config.alpha, generator=generator)
                 tri = triplet_loss(z[a], z[p], z[n], config.alpha, reduction="mean")
                 n_trip = len(a)
-            aux_loss = aux(z, y) if aux is not None else torch.zeros((), device=dev)
+            if aux is None:
+                aux_loss = torch.zeros((), device=dev)
+            elif config.aux_mix is not None:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+                    xm, perm, lam = _mix(x, config.aux_mix, config.aux_mix_alpha, generator)
+                zm = encoder(xm)
+                aux_loss = lam * aux(zm, y) + (1 - lam) * aux(zm, y[perm.to(dev)])
+            else:
+                aux_loss = aux(z, y)
             loss = tri + config.aux_weight * aux_loss if aux is not None else tri
+            if config.spread_weight > 0:
+                loss = loss + config.spread_weight * _spread_out(z, y)
             opt.zero_grad(set_to_none=True)
             if loss.requires_grad and (n_trip > 0 or aux is not None):
                 loss.backward()
                 opt.step()
+                if ema is not None:
+                    ema.update(encoder)
             history["lr"].append(opt.param_groups[0]["lr"])
             sched.step()
             with torch.no_grad():
@@ -217,4 +319,15 @@ def train_encoder(
             values = history[k][first:]
             history[f"epoch_{k}"].append(sum(values) / len(values))
     bar.close()
+    if ema is not None:  # the same module object, now holding the average
+        encoder.load_state_dict(ema.module.state_dict())
+    if config.precise_bn is not None:
+        order = torch.randperm(len(images), generator=generator).to(dev)
+        size = config.people_per_batch * config.images_per_person
+        chunks = [images[order[i:i + size]] for i in range(0, len(images), size)
+                  if len(images) - i >= 2]  # (a batch of one has no variance)
+        if config.precise_bn == "augmented":
+            chunks = [augment_faces(c, generator=generator) for c in chunks]
+        with torch.no_grad():
+            torch.optim.swa_utils.update_bn(chunks, encoder)
     return encoder.eval(), history

@@ -100,3 +100,89 @@ def test_aux_label_smoothing_reaches_the_auxiliary_loss():
     assert runs[0.0]["triplet_loss"][0] == pytest.approx(runs[0.3]["triplet_loss"][0], rel=1e-6)
     assert runs[0.0]["aux_loss"][0] != pytest.approx(runs[0.3]["aux_loss"][0], rel=1e-3)
     assert TrainConfig().aux_label_smoothing == 0.3 and TINY.aux_loss is None
+
+
+def test_random_erase_fills_one_rectangle_or_nothing():
+    from coursekit.face.train import _random_box, _random_erase
+
+    x = torch.full((6, 1, 20, 30), 0.5)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(_random_erase(x, 0.0, g), x)
+    out = _random_erase(x, 1.0, g)
+    for img in out:
+        rows, cols = (img[0] != 0.5).nonzero(as_tuple=True)
+        assert len(rows) > 0 and rows.max() - rows.min() + 1 <= 20
+        # every changed pixel lies inside the bounding box of the changed pixels, and that box
+        # is (almost) all changed: one rectangle
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert len(rows) >= 0.95 * box
+    masks = _random_box(500, 40, 40, torch.full((500,), 0.1), torch.ones(500), g)
+    assert masks.shape == (500, 1, 40, 40)
+    assert masks.float().mean().item() == pytest.approx(0.1, abs=0.01)
+
+
+def test_mixup_and_cutmix_by_hand():
+    from coursekit.face.train import _mix
+
+    x = torch.rand(5, 1, 8, 8)
+    torch.manual_seed(0)
+    mixed, perm, lam = _mix(x, "mixup", 0.4, torch.Generator().manual_seed(0))
+    assert 0.0 <= lam <= 1.0 and sorted(perm.tolist()) == list(range(5))
+    torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[perm])
+    mixed, perm, lam = _mix(x, "cutmix", 1.0, torch.Generator().manual_seed(0))
+    moved = perm != torch.arange(5)  # (an image mixed with itself is unchanged)
+    from_self = (mixed == x)[moved].float().mean().item()
+    assert moved.any() and from_self == pytest.approx(lam, abs=0.05)  # lam is the share of each image kept
+    assert ((mixed == x) | (mixed == x[perm])).all()
+
+
+def test_mixed_auxiliary_term_and_erasing_train():
+    ds = synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(3))
+    for mix in ("mixup", "cutmix"):
+        cfg = dataclasses.replace(TINY, epochs=6, aux_loss="arcface", aux_scale=16.0, aux_margin=0.2,
+                                  aux_mix=mix, erase_prob=0.5)
+        _, hist = train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(0),
+                                progress=False)
+        assert sum(hist["aux_loss"][-3:]) < sum(hist["aux_loss"][:3]), mix
+    with pytest.raises(ValueError, match="aux_mix"):
+        TrainConfig(aux_mix="manifold")
+    with pytest.raises(ValueError, match="erase_prob"):
+        TrainConfig(erase_prob=1.5)
+
+
+def test_spread_out_regulariser_by_hand():
+    from coursekit.face.train import _spread_out
+
+    eye = torch.eye(4)  # orthogonal encodings of four people: mean 0, second moment 0 <= 1/E
+    assert _spread_out(eye, torch.arange(4)).item() == 0.0
+    same = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # one negative pair at s = 1, two at 0
+    labels = torch.tensor([0, 1, 1])
+    # negative pairs (ordered): (0,1) s=1, (0,2) s=0 and their mirrors: mean 1/2, mean of s^2 1/2
+    assert _spread_out(same, labels).item() == pytest.approx(0.25 + (0.5 - 0.5))
+    assert _spread_out(torch.ones(3, 2), torch.zeros(3, dtype=torch.long)).item() == 0.0  # no negatives
+
+
+def test_precise_bn_recomputes_only_the_statistics():
+    ds = synthetic_faces(8, 3, 32, generator=torch.Generator().manual_seed(4))
+    cfg = dataclasses.replace(TINY, epochs=2)
+    encs = {}
+    for pbn in (None, "clean", "augmented"):
+        encs[pbn], _ = train_encoder(ds, dataclasses.replace(cfg, precise_bn=pbn), device="cpu",
+                                     generator=torch.Generator().manual_seed(0), progress=False)
+    for name, p in encs[None].named_parameters():
+        assert torch.equal(p, dict(encs["clean"].named_parameters())[name]), name
+    bn1 = encs["clean"].features[1]
+    assert not torch.equal(bn1.running_mean, encs[None].features[1].running_mean)
+    assert not torch.equal(bn1.running_mean, encs["augmented"].features[1].running_mean)
+    # the first BatchNorm's input does not depend on the other BatchNorms: its statistics are the
+    # mean over the (two equal) batches of the clean training images' first convolution
+    with torch.no_grad():
+        x = torch.nn.functional.interpolate(ds.images, size=(32, 32), mode="area")
+        m = x.mean(dim=(1, 2, 3), keepdim=True)
+        x = (x - m) / (x - m).pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-5).sqrt()
+        h = encs["clean"].features[0](x)
+    torch.testing.assert_close(bn1.running_mean, h.mean(dim=(0, 2, 3)), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="precise_bn"):
+        TrainConfig(precise_bn="exact")
+    with pytest.raises(ValueError, match="spread_weight"):
+        TrainConfig(spread_weight=-1.0)
