@@ -20,7 +20,13 @@ _COMMANDS = ("coursekit.cli.faces", "coursekit.cli.style", "coursekit.cli.studen
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every topic's sub-commands."""
+    """The full argument parser, with every topic's sub-commands.
+
+    Example:
+        >>> args = build_parser().parse_args(["style", "c.png", "s.png", "-o", "o.png"])
+        >>> args.command, args.content, args.styles, args.output
+        ('style', 'c.png', ['s.png'], 'o.png')
+    """
     parser = argparse.ArgumentParser(
         prog="coursekit",
         description="Face recognition and neural style transfer from the command line.",
@@ -38,7 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``coursekit`` command. Returns the exit code."""
+    """Entry point of the ``coursekit`` command. Returns the exit code.
+
+    Example:
+        >>> import os, tempfile, nbformat
+        >>> tmp = tempfile.mkdtemp()
+        >>> code = "def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION"
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        >>> nbformat.write(nb, os.path.join(tmp, "lesson.ipynb"))
+        >>> main(["student-version", os.path.join(tmp, "lesson.ipynb"), "-o", tmp + "/out", "-q"])
+        wrote 1 student notebook(s) with 1 exercise stub(s) to .../out
+        0
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -34,7 +34,15 @@ MAX_PAIRS = 1_000_000  # all pairs up to this many for ROC AUC / EER, else a bal
 
 
 def register(subparsers) -> None:
-    """Add ``coursekit faces ...`` to the top-level parser's sub-commands."""
+    """Add ``coursekit faces ...`` to the top-level parser's sub-commands.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="coursekit")
+        >>> register(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["faces", "train", "photos/", "--out", "m.pt", "--epochs", "2"])
+        >>> args.faces_command, args.data, args.out, args.epochs, args.device
+        ('train', 'photos/', 'm.pt', 2, 'auto')
+    """
     from coursekit.cli.faces_db import enroll, identify, verify  # they use this module's helpers
 
     faces = subparsers.add_parser("faces", help="face recognition: train, evaluate, enroll, identify",
@@ -90,7 +98,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one ``coursekit faces`` action; returns the exit code."""
+    """Run one ``coursekit faces`` action; returns the exit code.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="coursekit")
+        >>> register(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["faces", "evaluate", "olivetti", "--model", "m.pt"])
+        >>> args.func is run, args.action.__name__
+        (True, '_evaluate')
+    """
     return args.action(args)
 
 

@@ -59,7 +59,21 @@ def _open_db(args, model_path: str | None, *, create: bool):
 
 
 def enroll(args) -> int:
-    """``faces enroll DB NAME IMAGE...``: add a person (the database is created if missing)."""
+    """``faces enroll DB NAME IMAGE...``: add a person (the database is created if missing).
+
+    Example:
+        >>> import os, tempfile, numpy as np
+        >>> from PIL import Image
+        >>> from coursekit.cli import main
+        >>> from coursekit.face.encoder import FaceEncoder, save_encoder
+        >>> tmp = tempfile.mkdtemp()
+        >>> model = str(save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), os.path.join(tmp, "m.pt")))
+        >>> db, img = os.path.join(tmp, "people.npz"), os.path.join(tmp, "ann.png")
+        >>> Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(img)
+        >>> main(["faces", "enroll", db, "ann", img, "--model", model, "--device", "cpu"])
+        enrolled ann (1 image(s)); .../people.npz holds 1 people
+        0
+    """
     if args.threshold is not None and args.threshold < 0:
         raise ValueError(f"--threshold must be >= 0, got {args.threshold}")
     db = _open_db(args, args.model, create=True)
@@ -71,7 +85,24 @@ def enroll(args) -> int:
 
 
 def identify(args) -> int:
-    """``faces identify DB IMAGE``: the enrolled person nearest the photo, or unknown (1:K)."""
+    """``faces identify DB IMAGE``: the enrolled person nearest the photo, or unknown (1:K).
+
+    Example:
+        >>> import os, tempfile, numpy as np
+        >>> from PIL import Image
+        >>> from coursekit.cli import main
+        >>> from coursekit.face.encoder import FaceEncoder, save_encoder
+        >>> tmp = tempfile.mkdtemp()
+        >>> model = str(save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), os.path.join(tmp, "m.pt")))
+        >>> db, img = os.path.join(tmp, "people.npz"), os.path.join(tmp, "ann.png")
+        >>> Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(img)
+        >>> main(["faces", "enroll", db, "ann", img, "--model", model, "--device", "cpu"])
+        enrolled ann ...
+        0
+        >>> main(["faces", "identify", db, img, "--device", "cpu"])  # the model is recorded in db
+        ann (distance 0.0000 <= threshold 1.0000)
+        0
+    """
     db = _open_db(args, args.model, create=False)
     face = _load_photo(args.image, args.detect)
     name, dist = db.identify(face, threshold=args.threshold)
@@ -87,7 +118,24 @@ def identify(args) -> int:
 
 
 def verify(args) -> int:
-    """``faces verify DB NAME IMAGE``: accept or reject the claimed identity (1:1)."""
+    """``faces verify DB NAME IMAGE``: accept or reject the claimed identity (1:1).
+
+    Example:
+        >>> import os, tempfile, numpy as np
+        >>> from PIL import Image
+        >>> from coursekit.cli import main
+        >>> from coursekit.face.encoder import FaceEncoder, save_encoder
+        >>> tmp = tempfile.mkdtemp()
+        >>> model = str(save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), os.path.join(tmp, "m.pt")))
+        >>> db, img = os.path.join(tmp, "people.npz"), os.path.join(tmp, "ann.png")
+        >>> Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(img)
+        >>> main(["faces", "enroll", db, "ann", img, "--model", model, "--device", "cpu"])
+        enrolled ann ...
+        0
+        >>> main(["faces", "verify", db, "ann", img, "--device", "cpu", "--json"])
+        {"name": "ann", "distance": 0.0, "threshold": 1.0, "accepted": true}
+        0
+    """
     db = _open_db(args, args.model, create=False)
     dist, ok = db.verify(_load_photo(args.image, args.detect), args.name, threshold=args.threshold)
     tau = db.threshold if args.threshold is None else args.threshold

@@ -16,7 +16,15 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers) -> None:
-    """Add the ``student-version`` sub-command."""
+    """Add the ``student-version`` sub-command.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="coursekit")
+        >>> register(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["student-version", "notebooks/", "-o", "build/student/"])
+        >>> args.sources, args.output, args.quiet, args.func is run
+        (['notebooks/'], 'build/student/', False, True)
+    """
     parser = subparsers.add_parser(
         "student-version",
         help="write student copies of the notebooks, solutions replaced by stubs",
@@ -33,7 +41,19 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the student versions; print one line per notebook and a summary."""
+    """Write the student versions; print one line per notebook and a summary.
+
+    Example:
+        >>> import os, tempfile, nbformat
+        >>> tmp = tempfile.mkdtemp()
+        >>> code = "def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION"
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        >>> nbformat.write(nb, os.path.join(tmp, "lesson.ipynb"))
+        >>> sources = [os.path.join(tmp, "lesson.ipynb")]
+        >>> run(argparse.Namespace(sources=sources, output=os.path.join(tmp, "out"), quiet=True))
+        wrote 1 student notebook(s) with 1 exercise stub(s) to .../out
+        0
+    """
     written = write_student_versions(args.sources, args.output)
     total = 0
     for path, student in written:

@@ -40,7 +40,16 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def register(subparsers) -> None:
-    """Add the ``style`` sub-command to the ``coursekit`` parser."""
+    """Add the ``style`` sub-command to the ``coursekit`` parser.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="coursekit")
+        >>> register(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["style", "c.png", "a.png", "b.png", "-o", "o.png",
+        ...                           "--blend", "0.7,0.3", "--scales", "128,256"])
+        >>> args.content, args.styles, args.output, args.blend, args.scales
+        ('c.png', ['a.png', 'b.png'], 'o.png', (0.7, 0.3), (128, 256))
+    """
     from coursekit.style.config import DEFAULT_STYLE_LAYERS, TransferConfig
 
     d = TransferConfig()
@@ -155,7 +164,22 @@ def _check_layers_and_size(config, content_shape: tuple[int, int], n_styles: int
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``coursekit style``; returns the exit code."""
+    """Run ``coursekit style``; returns the exit code.
+
+    Example:
+        >>> import os, tempfile
+        >>> from coursekit.cli import build_parser
+        >>> from coursekit.images import save_image
+        >>> tmp = tempfile.mkdtemp()
+        >>> c, s, out = (os.path.join(tmp, n) for n in ("c.png", "s.png", "out.png"))
+        >>> for path in (c, s):
+        ...     _ = save_image(torch.rand(3, 32, 32), path)
+        >>> args = build_parser().parse_args(["style", c, s, "-o", out, "--size", "32", "--steps",
+        ...                                   "1", "--weights", "random", "--device", "cpu", "-q"])
+        >>> run(args)
+        wrote .../out.png (32x32, 1 steps on cpu, ...)
+        0
+    """
     from coursekit.images import load_image, save_image
     from coursekit.runtime import get_device, seed_everything
     from coursekit.style.transfer import style_transfer
