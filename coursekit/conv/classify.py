@@ -54,6 +54,16 @@ def train_volume_classifier(
 
     Returns:
         ``{"loss": [...]}`` per step and ``{"epoch_loss": [...]}`` per epoch.
+
+    Example:
+        >>> from coursekit.conv import VolumeNet
+        >>> g = torch.Generator().manual_seed(0)
+        >>> images, labels = torch.randn(4, 1, 8, 8, 8, generator=g), torch.tensor([0, 1, 0, 1])
+        >>> model = VolumeNet(width=2)
+        >>> history = train_volume_classifier(model, images, labels, num_epochs=2, batch_size=2,
+        ...                                   device="cpu", generator=g, progress=False)
+        >>> len(history["loss"]), len(history["epoch_loss"]), model.training
+        (4, 2, False)
     """
     if images.dim() != 5 or labels.shape != images.shape[:1]:
         raise ValueError(f"need images (N, C, D, H, W) and labels (N,), got {tuple(images.shape)} "

@@ -88,6 +88,17 @@ def train_peak_detector(
 
     Returns:
         ``{"loss": [...]}``, one value per step.
+
+    Example:
+        >>> from coursekit.conv import ECGPeakNet
+        >>> g = torch.Generator().manual_seed(0)
+        >>> signal = torch.randn(1, 1000, generator=g)  # (C, L), a stand-in for a normalised ECG
+        >>> targets = r_peak_targets(1000, np.array([100, 400, 700]))  # (L,)
+        >>> history = train_peak_detector(ECGPeakNet(width=4, dilations=(1, 2)), signal, targets,
+        ...                               window=256, batch_size=4, num_steps=2, device="cpu",
+        ...                               generator=g, progress=False)
+        >>> len(history["loss"])
+        2
     """
     if signal.dim() != 2 or targets.shape != signal.shape[1:]:
         raise ValueError(f"need signal (C, L) and targets (L,), got {tuple(signal.shape)} and "
@@ -138,6 +149,13 @@ def detect_r_peaks(
 
     Returns:
         ``(peaks, probability)``: detected sample indices (N,) and the per-sample probability (L,).
+
+    Example:
+        >>> logits = torch.full((1, 720), -5.0)  # (C, L): nn.Identity stands in for a trained net
+        >>> logits[0, [100, 130, 400]] = torch.tensor([4.0, 2.0, 5.0])  # 130 is within 0.2 s of 100
+        >>> peaks, prob = detect_r_peaks(nn.Identity(), logits, fs=360, device="cpu")
+        >>> peaks.tolist(), prob.shape
+        ([100, 400], (720,))
     """
     device = get_device(device)
     model.to(device).eval()
