@@ -90,6 +90,14 @@ class PatchCollection:
         descriptions: one line per image: base image, crop box in the base image, flip.
         sources: base image name -> ``"local"`` or ``"synthetic"`` (for those used).
         missing: base images that could not be read (skipped).
+
+    Example:
+        >>> pc = PatchCollection(torch.rand(2, 3, 16, 16), ["camera crop rows 0:64 cols 0:64",
+        ...                      "moon crop rows 8:40 cols 0:32, flipped"],
+        ...                      sources={"camera": "local", "moon": "local"})
+        >>> images, descriptions = pc
+        >>> tuple(images.shape), len(descriptions), pc.source
+        ((2, 3, 16, 16), 2, 'local')
     """
 
     images: Tensor

@@ -41,6 +41,12 @@ class ECGRecord:
         ann_symbol: (N,) annotation codes ('N' normal, 'V' ventricular, 'A' atrial premature, ...).
         name: the record's name.
         source: ``"local"``, ``"download"`` or ``"synthetic"``.
+
+    Example:
+        >>> rec = ECGRecord(np.zeros((720, 1), np.float32), 360, ("MLII",),
+        ...                 np.array([100, 150, 460]), np.array(["N", "+", "V"]))
+        >>> rec.duration_s, rec.beats()[0].tolist(), rec.beats()[1].tolist()  # '+' is no beat
+        (2.0, [100, 460], ['N', 'V'])
     """
 
     signal: np.ndarray
@@ -157,6 +163,14 @@ def load_mitdb_100() -> ECGRecord:
 
     Returns:
         An :class:`ECGRecord` with ``signal`` (650000, 2) for the real record.
+
+    Example:
+        >>> import os
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        ...     rec = load_mitdb_100()
+        >>> rec.signal.shape, rec.fs, rec.leads, rec.source in ("local", "synthetic")
+        ((650000, 2), 360, ('MLII', 'V5'), True)
     """
     rec, source = resolve(
         "mitdb_100", local="ecg/mitdb_100.npz", load_local=_load_mitdb_npz, fetch=_fetch_mitdb_100,
@@ -181,6 +195,14 @@ def load_ecg_208() -> ECGRecord:
 
     Returns:
         An :class:`ECGRecord` with ``signal`` (108000, 1).
+
+    Example:
+        >>> import os
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        ...     rec = load_ecg_208()
+        >>> rec.signal.shape, rec.fs, rec.leads, rec.duration_s
+        ((108000, 1), 360, ('MLII',), 300.0)
     """
     def load(path: Path) -> ECGRecord:
         d = np.load(path, allow_pickle=False)

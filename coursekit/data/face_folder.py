@@ -54,6 +54,18 @@ def load_face_folder(path: str | Path, *, size: int = 64) -> FaceDataset:
         FileNotFoundError: ``path`` does not exist.
         ValueError: ``path`` is not a folder, holds no person folders, or a person folder holds
             no image; an image file cannot be read (the message names the file).
+
+    Example:
+        >>> import tempfile
+        >>> from coursekit.images import save_image
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for person in ("ada", "bob"):  # two generated photos per person
+        ...     for k in range(2):
+        ...         _ = save_image(torch.rand(3, 40, 30), root / person / f"{k}.png")
+        >>> _ = (root / "notes.txt").write_text("not a face")
+        >>> ds = load_face_folder(root, size=32)
+        >>> ds.names, ds.labels.tolist(), tuple(ds.images.shape), ds.skipped
+        (['ada', 'bob'], [0, 0, 1, 1], (4, 1, 32, 32), ['notes.txt'])
     """
     root = Path(path)
     if not root.exists():

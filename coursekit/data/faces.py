@@ -149,6 +149,14 @@ def load_olivetti() -> FaceDataset:
     Resolution order: ``COURSEKIT_DATA/scikit_learn_data/olivetti_py3.pkz`` (scikit-learn's
     cache), then ``sklearn.datasets.fetch_olivetti_faces()`` (download), then
     :func:`~coursekit.data.synthetic_faces` (40 x 10, 64 x 64) with a one-line announcement.
+
+    Example:
+        >>> import os
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        ...     ds = load_olivetti()
+        >>> len(ds), ds.num_people, tuple(ds.images.shape[1:]), ds.labels[:12].tolist()
+        (400, 40, (1, 64, 64), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
     """
     from sklearn.datasets import fetch_olivetti_faces
 

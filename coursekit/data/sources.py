@@ -29,7 +29,19 @@ SOURCES = ("local", "download", "synthetic")
 
 
 def data_dir() -> Path | None:
-    """The folder named by ``COURSEKIT_DATA``, or ``None`` when unset or not a folder."""
+    """The folder named by ``COURSEKIT_DATA``, or ``None`` when unset or not a folder.
+
+    Example:
+        >>> import tempfile
+        >>> from unittest import mock
+        >>> tmp = tempfile.mkdtemp()
+        >>> with mock.patch.dict(os.environ, COURSEKIT_DATA=tmp):
+        ...     data_dir() == Path(tmp)
+        True
+        >>> with mock.patch.dict(os.environ, COURSEKIT_DATA=""):
+        ...     data_dir() is None
+        True
+    """
     value = os.environ.get("COURSEKIT_DATA", "").strip()
     if not value:
         return None
@@ -54,12 +66,29 @@ def local_file(relpath: str) -> Path | None:
 
 
 def offline() -> bool:
-    """True when ``COURSEKIT_OFFLINE`` is set to 1/true/yes: never try a download."""
+    """True when ``COURSEKIT_OFFLINE`` is set to 1/true/yes: never try a download.
+
+    Example:
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="yes"):
+        ...     offline()
+        True
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="0"):
+        ...     offline()
+        False
+    """
     return os.environ.get("COURSEKIT_OFFLINE", "").strip().lower() in ("1", "true", "yes")
 
 
 def announce(name: str, message: str) -> None:
-    """Print the one line that says a dataset fell back (to standard error)."""
+    """Print the one line that says a dataset fell back (to standard error).
+
+    Example:
+        >>> from contextlib import redirect_stderr
+        >>> with redirect_stderr(sys.stdout):  # show standard error here
+        ...     announce("demo", "using the synthetic fallback")
+        [coursekit.data] demo: using the synthetic fallback
+    """
     print(f"[coursekit.data] {name}: {message}", file=sys.stderr)
 
 

@@ -39,6 +39,13 @@ class MedMNIST3D:
         size: S, 28 or 64.
         name: the dataset's name.
         source: ``"local"``, ``"download"`` or ``"synthetic"``.
+
+    Example:
+        >>> arrays = {f"{s}_{k}": np.zeros((2, 4, 4, 4) if k == "images" else (2, 1), np.uint8)
+        ...           for s in SPLITS for k in ("images", "labels")}
+        >>> x, y = MedMNIST3D(arrays, size=4).split("test")
+        >>> tuple(x.shape), x.dtype, y.tolist()
+        ((2, 1, 4, 4, 4), torch.float32, [0, 0])
     """
 
     arrays: dict[str, np.ndarray]
@@ -71,6 +78,11 @@ class Volume:
         voxel_size_mm: (D, H, W) voxel spacing when known, else ``None``.
         name: what it is.
         source: ``"local"``, ``"download"`` or ``"synthetic"``.
+
+    Example:
+        >>> v = Volume(head_phantom((4, 16, 16)), (5.0, 1.0, 1.0), "phantom", "synthetic")
+        >>> v.volume.shape, v.voxel_size_mm
+        ((4, 16, 16), (5.0, 1.0, 1.0))
     """
 
     volume: np.ndarray
@@ -164,6 +176,15 @@ def load_adrenalmnist3d(size: int = 28) -> MedMNIST3D:
 
     Returns:
         A :class:`MedMNIST3D`; ``.split("train")`` gives tensors.
+
+    Example:
+        >>> import os
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        ...     data = load_adrenalmnist3d()
+        >>> x, y = data.split("val")
+        >>> data.size, tuple(x.shape[1:]), y.dtype, set(y.tolist()) <= {0, 1}
+        (28, (1, 28, 28, 28), torch.int64, True)
     """
     if size not in (28, 64):
         raise ValueError(f"size must be 28 or 64, got {size}")
@@ -217,6 +238,14 @@ def load_ct_head() -> Volume:
 
     Returns:
         A :class:`Volume` with ``volume`` (10, 256, 256).
+
+    Example:
+        >>> import os
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        ...     ct = load_ct_head()
+        >>> ct.volume.shape, ct.volume.dtype, float(ct.volume.min()), float(ct.volume.max())
+        ((10, 256, 256), dtype('float32'), 0.0, 1.0)
     """
     def load(path: Path) -> Volume:
         with np.load(path, allow_pickle=False) as d:
@@ -243,6 +272,14 @@ def load_mni152() -> Volume:
 
     Returns:
         A :class:`Volume` indexed (x, y, z) as the template's voxel grid.
+
+    Example:
+        >>> import os
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        ...     mni = load_mni152()
+        >>> mni.volume.shape, mni.voxel_size_mm
+        ((197, 233, 189), (1.0, 1.0, 1.0))
     """
     def load(path: Path) -> Volume:
         with np.load(path, allow_pickle=False) as d:
