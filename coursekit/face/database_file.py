@@ -58,6 +58,16 @@ def read_database(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict
         FileNotFoundError: ``path`` does not exist.
         ValueError: the file is corrupt, not an ``.npz`` archive, or not a coursekit face
             database; the message names the file.
+
+    Example:
+        >>> import tempfile, torch
+        >>> from coursekit.face.database import FaceDatabase
+        >>> db = FaceDatabase(threshold=0.5)
+        >>> db.enroll("ada", torch.tensor([[1.0, 0.0], [0.8, 0.6]]))  # two encodings of ada
+        >>> db.enroll("bob", torch.tensor([0.0, 1.0]))
+        >>> enc, owners, meta = read_database(db.save(f"{tempfile.mkdtemp()}/people.npz"))
+        >>> enc.shape, owners.tolist(), meta["names"], meta["threshold"]
+        ((3, 2), [0, 0, 1], ['ada', 'bob'], 0.5)
     """
     path = Path(path)
     if not path.is_file():

@@ -28,7 +28,14 @@ _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as Pillow's "L" conversion
 
 
 class FaceBox(NamedTuple):
-    """A detected face: top-left corner ``(top, left)`` and size, in pixels."""
+    """A detected face: top-left corner ``(top, left)`` and size, in pixels.
+
+    Example:
+        >>> box = FaceBox(top=10, left=20, height=32, width=24)
+        >>> image = torch.rand(3, 100, 80)
+        >>> image[:, box.top:box.top + box.height, box.left:box.left + box.width].shape
+        torch.Size([3, 32, 24])
+    """
 
     top: int
     left: int

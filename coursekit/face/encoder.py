@@ -115,6 +115,13 @@ def save_encoder(encoder: FaceEncoder, path: str | os.PathLike) -> Path:
 
     Returns:
         The path written.
+
+    Example:
+        >>> import tempfile
+        >>> enc = FaceEncoder(embedding_dim=8, widths=(4, 4, 4, 4))
+        >>> path = save_encoder(enc, f"{tempfile.mkdtemp()}/models/enc.pt")  # folders created
+        >>> path.name, load_encoder(path).config == enc.config
+        ('enc.pt', True)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

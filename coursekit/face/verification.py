@@ -232,6 +232,16 @@ def train_verification_head(
     Returns:
         History dict with per-step ``loss`` (binary cross-entropy) and ``accuracy`` (at
         probability 0.5) on the step's pairs.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> encodings = torch.nn.functional.normalize(torch.randn(8, 4, generator=g), dim=1)
+        >>> labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])  # (N,): 4 people, 2 images each
+        >>> head = VerificationHead(4)
+        >>> history = train_verification_head(head, encodings, labels, steps=2, batch_size=8,
+        ...                                    generator=g, device="cpu", progress=False)
+        >>> len(history["loss"]), len(history["accuracy"]), head.training
+        (2, 2, False)
     """
     if encodings.dim() != 2 or encodings.shape[1] != head.embedding_dim:
         raise ValueError(
