@@ -129,6 +129,12 @@ def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
 
     Returns:
         ``(H, W, 3)`` or ``(H, W)`` float array.
+
+    Example:
+        >>> to_numpy_image(torch.rand(1, 3, 4, 5)).shape  # (1, 3, H, W) -> (H, W, 3)
+        (4, 5, 3)
+        >>> to_numpy_image(torch.tensor([[[-0.5, 0.5, 2.0]]])).tolist()  # (1, H, W), clipped
+        [[0.0, 0.5, 1.0]]
     """
     if isinstance(image, torch.Tensor):
         t = image.detach().float().cpu()
@@ -225,6 +231,13 @@ def show_images(
 
     Returns:
         ``matplotlib.figure.Figure``.
+
+    Example:
+        >>> import matplotlib.pyplot as plt
+        >>> fig = show_images([torch.rand(3, 8, 8), torch.rand(8, 8)], ["colour", "grey"])
+        >>> type(fig).__name__, len(fig.axes)
+        ('Figure', 2)
+        >>> plt.close(fig)
     """
     import matplotlib.pyplot as plt
 

@@ -84,7 +84,14 @@ def strip_solutions(source: str, *, markdown: bool = False) -> tuple[str, int]:
 
 @dataclass
 class StudentNotebook:
-    """A student version and what was done to it."""
+    """A student version and what was done to it.
+
+    Example:
+        >>> import nbformat
+        >>> student = StudentNotebook(nbformat.v4.new_notebook(), solutions=2)
+        >>> student.solutions, student.warnings
+        (2, [])
+    """
 
     notebook: Any  # nbformat.NotebookNode
     solutions: int = 0
@@ -106,6 +113,18 @@ def student_notebook(notebook: Any) -> StudentNotebook:
 
     Raises:
         ValueError: unbalanced or nested markers; the message names the cell.
+
+    Example:
+        >>> import nbformat
+        >>> code = "def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION"
+        >>> cell = nbformat.v4.new_code_cell(code, execution_count=3)
+        >>> student = student_notebook(nbformat.v4.new_notebook(cells=[cell]))
+        >>> print(student.notebook.cells[0].source)
+        def f(x):
+            # YOUR CODE HERE
+            raise NotImplementedError()
+        >>> student.solutions, student.notebook.cells[0].execution_count, cell.execution_count
+        (1, None, 3)
     """
     nb = copy.deepcopy(notebook)
     result = StudentNotebook(nb)
@@ -169,6 +188,16 @@ def write_student_versions(sources: Iterable[str | os.PathLike], out_dir: str | 
         FileNotFoundError: a source does not exist.
         ValueError: no notebooks found, an unsafe output folder, two inputs with the same name,
             or unbalanced solution markers (nothing is written then).
+
+    Example:
+        >>> import nbformat, tempfile
+        >>> tmp = Path(tempfile.mkdtemp())
+        >>> code = "def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION"
+        >>> nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]),
+        ...                tmp / "lesson.ipynb")
+        >>> [(p.name, s.solutions) for p, s in write_student_versions([tmp / "lesson.ipynb"],
+        ...                                                          tmp / "student")]
+        [('lesson.ipynb', 1)]
     """
     import nbformat
 
