@@ -46,6 +46,12 @@ class TransferResult:
             ``"tv"`` and ``"total"`` (the weighted sum that was minimised). A term that is off
             (no content image, or ``beta=0``/no style) has an empty list.
         snapshots: ``(step, image (3, H, W))`` pairs, from step 0 (the initial G) on.
+
+    Example:
+        >>> r = TransferResult(torch.rand(3, 8, 8), {"content": [2.0, 0.5], "style": [],
+        ...                                          "tv": [], "total": [2.0, 0.5]})
+        >>> tuple(r.image.shape), r.history["total"][-1], r.snapshots
+        ((3, 8, 8), 0.5, [])
     """
 
     image: Tensor
