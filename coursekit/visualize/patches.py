@@ -55,6 +55,12 @@ class TopPatches:
             image (clipped patches are smaller than the receptive field).
         field: the layer's :class:`LayerField` (``field.size`` is the patch size before clipping).
         num_images: how many images were searched.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.ReLU())
+        >>> top = top_activating_patches(net, "1", torch.rand(5, 3, 8, 8), [0, 1], k=3, progress=False)
+        >>> top.k, top.num_images, len(top.patches[0]), tuple(top.select([1]).padded().shape)
+        (3, 5, 3, (1, 3, 3, 3, 3))
     """
 
     layer: str
@@ -212,6 +218,12 @@ def top_patches_by_layer(
 
     Raises:
         ValueError: no units, a unit out of range, ``k < 1``, or no images.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d(2))
+        >>> tops = top_patches_by_layer(net, {"0": [1], "1": [2]}, torch.rand(6, 3, 9, 9), 2, progress=False)
+        >>> {name: (t.units, tuple(t.values.shape), t.field.size) for name, t in tops.items()}
+        {'0': ([1], (1, 2), (3, 3)), '1': ([2], (1, 2), (4, 4))}
     """
     if k < 1 or batch_size < 1:
         raise ValueError(f"k and batch_size must be positive, got k={k}, batch_size={batch_size}")

@@ -101,6 +101,12 @@ def plot_filters(weight: Tensor, *, ncols: int = 16, ax: Axes | None = None,
 
     Returns:
         The Figure.
+
+    Example:
+        >>> fig = plot_filters(nn.Conv2d(3, 8, 5).weight, ncols=4, title="conv1")
+        >>> type(fig).__name__, fig.axes[0].get_title()
+        ('Figure', 'conv1')
+        >>> plt.close(fig)
     """
     if weight.ndim != 4 or weight.shape[1] not in (1, 3):
         raise ValueError(f"expected filters (C_out, 1 or 3, k, k), got {tuple(weight.shape)}")
@@ -140,6 +146,15 @@ def plot_top_patches(
 
     Returns:
         The Figure.
+
+    Example:
+        >>> from coursekit.visualize import top_activating_patches
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2))
+        >>> top = top_activating_patches(net, "2", torch.rand(9, 3, 12, 12), [0, 1], progress=False)
+        >>> fig = plot_top_patches(top)
+        >>> type(fig).__name__, fig.axes[0].get_title()
+        ('Figure', '2: top 9 of 9 images, receptive field 4x4')
+        >>> plt.close(fig)
     """
     padded = result.padded(fill=fill).float().cpu()  # (U, k, C, S, S)
     u, k, c, sh, sw = padded.shape

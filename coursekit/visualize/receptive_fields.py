@@ -70,6 +70,11 @@ class LayerSpec:
         ceil_mode: pooling's ``ceil_mode`` (changes only the output size).
         padding_after: rows/columns added after the last pixel (``None``: same as ``padding``;
             differs only for ``padding="same"`` with an even effective kernel).
+
+    Example:
+        >>> spec = LayerSpec.conv("conv1", 3, stride=2, padding=1, dilation=2)
+        >>> spec.effective_kernel, spec.output_size((32, 32))
+        ((5, 5), (15, 15))
     """
 
     name: str
@@ -127,6 +132,12 @@ class LayerField:
             ``start[0] + i*jump[0]`` to ``start[0] + i*jump[0] + size[0] - 1`` (and likewise
             for columns).
         output_size: ``(H, W)`` of the layer's output for the given input size.
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2))
+        >>> field = receptive_fields(net, 12)["2"]  # the max-pool's units
+        >>> field.size, field.jump, field.output_size, field.center(0, 0)
+        ((4, 4), (2, 2), (5, 5), (1.5, 1.5))
     """
 
     name: str
