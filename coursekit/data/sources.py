@@ -53,9 +53,9 @@ def local_file(relpath: str) -> Path | None:
     """``COURSEKIT_DATA/relpath`` if it exists, else ``None``.
 
     Example:
-        >>> import os
-        >>> os.environ.pop("COURSEKIT_DATA", None) and None
-        >>> local_file("ecg/mitdb_100.npz") is None
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, COURSEKIT_DATA=""):  # the environment is restored after
+        ...     local_file("ecg/mitdb_100.npz") is None
         True
     """
     root = data_dir()
@@ -113,9 +113,9 @@ def resolve(
         ``(data, source)`` with ``source`` in ``("local", "download", "synthetic")``.
 
     Example:
-        >>> import os
-        >>> os.environ["COURSEKIT_OFFLINE"] = "1"
-        >>> resolve("demo", local=None, load_local=None, fetch=None, synthetic=lambda: 42)
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):
+        ...     resolve("demo", local=None, load_local=None, fetch=None, synthetic=lambda: 42)
         (42, 'synthetic')
     """
     if local is not None and load_local is not None:
