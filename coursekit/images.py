@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -223,7 +224,7 @@ def show_images(
 
     Args:
         images: tensors ``(3, H, W)`` / ``(H, W)`` or arrays ``(H, W, 3)`` / ``(H, W)``.
-        titles: one title per image.
+        titles: one title per image, wrapped to the panel's width.
         ncols: images per row (default: all in one row, at most 8).
         size: inches per image.
         cmap: colour map for single-channel images.
@@ -255,7 +256,8 @@ def show_images(
             arr = to_numpy_image(images[i])
             ax.imshow(arr, cmap=cmap if arr.ndim == 2 else None, vmin=0, vmax=1)
             if titles is not None:
-                ax.set_title(titles[i], fontsize=9)
+                # wrapped to the panel's width (~13 characters per inch at 9 pt)
+                ax.set_title(textwrap.fill(titles[i], max(12, int(size * 13))), fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

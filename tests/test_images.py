@@ -150,6 +150,16 @@ class TestShowImages:
         assert isinstance(fig, matplotlib.figure.Figure)
         assert len([ax for ax in fig.axes if ax.images]) == 3
 
+    def test_long_titles_wrap_to_the_panel(self):
+        import matplotlib.pyplot as plt
+
+        long = "The Great Wave off Kanagawa (Katsushika Hokusai, c. 1831)"
+        fig = show_images([torch.rand(3, 8, 8)] * 2, [long, "short"], size=2.2)
+        titles = [ax.get_title() for ax in fig.axes if ax.images]
+        assert titles[1] == "short" and titles[0].replace("\n", " ") == long
+        assert max(len(line) for line in titles[0].splitlines()) <= 2.2 * 13
+        plt.close(fig)
+
     def test_errors(self):
         with pytest.raises(ValueError):
             show_images([])
