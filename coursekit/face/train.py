@@ -13,6 +13,7 @@ objective, the auxiliary term keeps teaching after the batch-hard triplets are a
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 import torch
 
 from coursekit.data.faces import FaceDataset
+from coursekit.face._ablations import _batch_hard_soft, _mix, _random_erase, _spread_out
 from coursekit.face.augment import augment_faces
 from coursekit.face.distances import pairwise_distances
-from coursekit.face.ema import ModelEMA
+from coursekit.face.ema import ModelEMA, ema_update_
 from coursekit.face.encoder import FaceEncoder
 from coursekit.face.margin_softmax import MARGIN_LOSSES, MarginSoftmaxLoss
 from coursekit.face.miners import MINING_STRATEGIES, mine_triplets
@@ -54,6 +56,9 @@ class TrainConfig:
         strategy: ``"batch_hard"`` (batch-hard loss, mean over anchors), or a
             :func:`~coursekit.face.mine_triplets` strategy whose triplets feed
             :func:`~coursekit.face.triplet_loss` (mean over the mined triplets).
+        soft_margin: with ``"batch_hard"``, the soft-margin form ``softplus(d(a, p) - d(a, n))``
+            of Hermans et al. (2017) instead of ``max(0, d(a, p) - d(a, n) + alpha)``: it keeps
+            pushing satisfied triplets apart, ever more gently (``alpha`` unused).
         augment: apply :func:`augment_faces` to each batch.
         embedding_dim: ``E``, used when ``train_encoder`` builds the encoder.
         widths: conv widths of the encoder it builds.
@@ -72,6 +77,13 @@ class TrainConfig:
             encoder's weights and BatchNorm statistics (:class:`~coursekit.face.ModelEMA`),
             updated after every step; the returned encoder holds the average instead of the
             last weights.
+        swa_fraction: stochastic weight averaging (Izmailov et al., "Averaging Weights Leads to
+            Wider Optima", 2018) over this last fraction of the steps: the cosine decay reaches
+            ``swa_lr`` (a fraction of ``lr``) where it begins, the learning rate then stays
+            there, and the returned encoder holds the uniform average of the weights after
+            each of those steps (combine with ``precise_bn``: the averaged BatchNorm
+            statistics do not belong to the averaged weights); 0 (off) by default.
+        swa_lr: that constant learning rate, as a fraction of ``lr``.
         aux_mix: ``None``, ``"mixup"`` (Zhang et al. 2018) or ``"cutmix"`` (Yun et al. 2019):
             the auxiliary term is computed on a second, mixed copy of the batch (each image
             blended with, or pasted into, a random other image of the batch by ``lam`` ~
@@ -99,6 +111,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     alpha: float = 0.2
     strategy: str = "batch_hard"
+    soft_margin: bool = False
     augment: bool = True
     embedding_dim: int = 128
     widths: tuple[int, ...] = (32, 64, 128, 256)
@@ -111,6 +124,8 @@ class TrainConfig:
     aux_margin: float = 0.5
     aux_label_smoothing: float = 0.3
     ema_decay: float = 0.0
+    swa_fraction: float = 0.0
+    swa_lr: float = 0.1
     aux_mix: str | None = None
     aux_mix_alpha: float = 0.4
     erase_prob: float = 0.0
@@ -127,6 +142,11 @@ class TrainConfig:
             raise ValueError(f"aux_label_smoothing must lie in [0, 1), got {self.aux_label_smoothing}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.swa_fraction < 1.0 or not 0.0 < self.swa_lr <= 1.0:
+            raise ValueError(f"need 0 <= swa_fraction < 1 and 0 < swa_lr <= 1 (got {self.swa_fraction}, "
+                             f"{self.swa_lr})")
+        if self.swa_fraction > 0 and self.ema_decay > 0:
+            raise ValueError("use ema_decay or swa_fraction, not both")
         if self.aux_mix not in (None, "mixup", "cutmix") or self.aux_mix_alpha <= 0:
             raise ValueError(f"aux_mix must be None, 'mixup' or 'cutmix' and aux_mix_alpha > 0 (got "
                              f"{self.aux_mix!r}, {self.aux_mix_alpha})")
@@ -153,52 +173,6 @@ def _active_fraction(z: torch.Tensor, labels: torch.Tensor, alpha: float) -> flo
     neg = ~same[a]  # (T_pos, B)
     active = neg & (d[a] < d[a, p].unsqueeze(1) + alpha)
     return float(active.sum()) / max(int(neg.sum()), 1)
-
-
-def _spread_out(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The global orthogonal regulariser over the pairs of different people of ``z`` ``(B, E)``."""
-    s = (z @ z.t())[labels.unsqueeze(0) != labels.unsqueeze(1)]  # cosines of the negative pairs
-    if s.numel() == 0:
-        return z.sum() * 0
-    return s.mean().pow(2) + (s.pow(2).mean() - 1.0 / z.shape[1]).clamp_min(0)
-
-
-def _random_box(n: int, h: int, w: int, area: torch.Tensor, aspect: torch.Tensor,
-                generator: torch.Generator) -> torch.Tensor:
-    """``(n, 1, h, w)`` boolean masks of one random rectangle each, of ``area`` (a fraction of
-    ``h * w``) and ``aspect`` (height / width), both ``(n,)``."""
-    bh = (area * aspect).sqrt().mul(h).round().clamp(1, h)
-    bw = (area / aspect).sqrt().mul(w).round().clamp(1, w)
-    top = (torch.rand(n, generator=generator) * (h - bh + 1)).floor()
-    left = (torch.rand(n, generator=generator) * (w - bw + 1)).floor()
-    rows, cols = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
-    inside = ((rows >= top.view(n, 1, 1)) & (rows < (top + bh).view(n, 1, 1))
-              & (cols >= left.view(n, 1, 1)) & (cols < (left + bw).view(n, 1, 1)))
-    return inside.unsqueeze(1)  # (n, 1, h, w)
-
-
-def _random_erase(x: torch.Tensor, prob: float, generator: torch.Generator) -> torch.Tensor:
-    """Fill a random rectangle of each image, with probability ``prob``, with uniform noise."""
-    B, _, H, W = x.shape
-    area = 0.02 + 0.23 * torch.rand(B, generator=generator)
-    aspect = torch.exp(math.log(0.3) + (math.log(3.3) - math.log(0.3)) * torch.rand(B, generator=generator))
-    mask = _random_box(B, H, W, area, aspect, generator)
-    mask &= (torch.rand(B, generator=generator) < prob).view(B, 1, 1, 1)
-    noise = torch.rand(x.shape, generator=generator).to(x)
-    return torch.where(mask.to(x.device), noise, x)
-
-
-def _mix(x: torch.Tensor, kind: str, alpha: float, generator: torch.Generator
-         ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Mixup or CutMix of a batch with a random permutation of itself: ``(mixed, perm, lam)``."""
-    B, _, H, W = x.shape
-    lam = float(torch.distributions.Beta(alpha, alpha).sample())  # torch's RNG: the caller seeds it
-    perm = torch.randperm(B, generator=generator)
-    if kind == "mixup":
-        return lam * x + (1 - lam) * x[perm.to(x.device)], perm, lam
-    mask = _random_box(1, H, W, torch.tensor([1 - lam]), torch.ones(1), generator).to(x.device)
-    lam = 1 - float(mask.float().mean())  # the share actually kept
-    return torch.where(mask, x[perm.to(x.device)], x), perm, lam
 
 
 def train_encoder(
@@ -255,8 +229,14 @@ def train_encoder(
     total = steps * config.epochs
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     warmup = max(1, total // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    swa_begin = total - int(round(config.swa_fraction * total)) if config.swa_fraction > 0 else total
+    floor = config.swa_lr if swa_begin < total else 0.0  # the cosine decays to `floor` at swa_begin
+
+    def lr_factor(s: int) -> float:
+        cosine = 0.5 * (1 + math.cos(math.pi * min(s, swa_begin) / swa_begin))
+        return min(1.0, (s + 1) / warmup) * (floor + (1 - floor) * cosine)
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     per_step = ("loss", "triplet_loss", "aux_loss", "active_fraction")
     history: dict[str, list[float]] = {k: [] for k in (
         *per_step, "num_triplets", "lr", *(f"epoch_{k}" for k in per_step))}
@@ -268,6 +248,7 @@ def train_encoder(
 
     it = batches()
     ema = ModelEMA(encoder, decay=config.ema_decay) if config.ema_decay > 0 else None
+    swa, num_averaged, step = None, 0, 0
     for _ in range(config.epochs):
         first = len(history["loss"])
         for _ in range(steps):
@@ -279,7 +260,10 @@ def train_encoder(
                 x = _random_erase(x, config.erase_prob, generator)
             z = encoder(x)
             if config.strategy == "batch_hard":
-                losses, valid = _batch_hard(z, y, config.alpha)
+                if config.soft_margin:
+                    losses, valid = _batch_hard_soft(z, y)
+                else:
+                    losses, valid = _batch_hard(z, y, config.alpha)
                 tri = losses.sum() / valid.sum().clamp_min(1)
                 n_trip = int(valid.sum())
             else:
@@ -305,6 +289,12 @@ def train_encoder(
                 opt.step()
                 if ema is not None:
                     ema.update(encoder)
+                if step >= swa_begin:  # uniform average: the n-th model gets weight 1 / (n + 1)
+                    if swa is None:
+                        swa = copy.deepcopy(encoder)
+                    ema_update_(swa, encoder, decay=num_averaged / (num_averaged + 1))
+                    num_averaged += 1
+            step += 1
             history["lr"].append(opt.param_groups[0]["lr"])
             sched.step()
             with torch.no_grad():
@@ -321,6 +311,8 @@ def train_encoder(
     bar.close()
     if ema is not None:  # the same module object, now holding the average
         encoder.load_state_dict(ema.module.state_dict())
+    if swa is not None:
+        encoder.load_state_dict(swa.state_dict())
     if config.precise_bn is not None:
         order = torch.randperm(len(images), generator=generator).to(dev)
         size = config.people_per_batch * config.images_per_person

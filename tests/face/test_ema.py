@@ -84,3 +84,31 @@ def test_training_returns_the_average():
         runs[decay] = (out, hist["loss"])
     assert runs[0.0][1] == runs[0.5][1]  # the EMA does not change training itself
     assert not torch.equal(runs[0.0][0].head.weight, runs[0.5][0].head.weight)
+
+
+def test_uniform_average_with_decay_n_over_n_plus_one():
+    """The weight averaging of SWA: decay n / (n + 1) at the n-th update is the plain mean."""
+    avg, live = nn.Linear(2, 1), nn.Linear(2, 1)
+    values = [torch.randn(1, 2) for _ in range(4)]
+    for n, v in enumerate(values):
+        live.weight.data.copy_(v)
+        ema_update_(avg, live, decay=n / (n + 1))
+    torch.testing.assert_close(avg.weight.data, torch.stack(values).mean(0))
+
+
+def test_swa_schedule_and_average():
+    ds = synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(2))
+    cfg = TrainConfig(epochs=10, people_per_batch=4, images_per_person=3, widths=(8, 8, 8, 8),
+                      embedding_dim=8, aux_loss=None, lr=1e-3, swa_fraction=0.3, swa_lr=0.2)
+    enc, hist = train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(0),
+                              progress=False)
+    lrs = hist["lr"]  # 20 steps: cosine down to 0.2 lr at step 14, then constant
+    assert lrs[0] == pytest.approx(1e-3) and all(a >= b for a, b in zip(lrs[:14], lrs[1:15]))
+    assert lrs[14:] == pytest.approx([2e-4] * 6)
+    plain, _ = train_encoder(ds, dataclasses.replace(cfg, swa_fraction=0.0), device="cpu",
+                             generator=torch.Generator().manual_seed(0), progress=False)
+    assert not torch.equal(enc.head.weight, plain.head.weight)
+    with pytest.raises(ValueError, match="swa"):
+        TrainConfig(swa_fraction=1.0)
+    with pytest.raises(ValueError, match="not both"):
+        TrainConfig(swa_fraction=0.5, ema_decay=0.9)

@@ -103,7 +103,7 @@ def test_aux_label_smoothing_reaches_the_auxiliary_loss():
 
 
 def test_random_erase_fills_one_rectangle_or_nothing():
-    from coursekit.face.train import _random_box, _random_erase
+    from coursekit.face._ablations import _random_box, _random_erase
 
     x = torch.full((6, 1, 20, 30), 0.5)
     g = torch.Generator().manual_seed(0)
@@ -122,7 +122,7 @@ def test_random_erase_fills_one_rectangle_or_nothing():
 
 
 def test_mixup_and_cutmix_by_hand():
-    from coursekit.face.train import _mix
+    from coursekit.face._ablations import _mix
 
     x = torch.rand(5, 1, 8, 8)
     torch.manual_seed(0)
@@ -151,7 +151,7 @@ def test_mixed_auxiliary_term_and_erasing_train():
 
 
 def test_spread_out_regulariser_by_hand():
-    from coursekit.face.train import _spread_out
+    from coursekit.face._ablations import _spread_out
 
     eye = torch.eye(4)  # orthogonal encodings of four people: mean 0, second moment 0 <= 1/E
     assert _spread_out(eye, torch.arange(4)).item() == 0.0
@@ -186,3 +186,21 @@ def test_precise_bn_recomputes_only_the_statistics():
         TrainConfig(precise_bn="exact")
     with pytest.raises(ValueError, match="spread_weight"):
         TrainConfig(spread_weight=-1.0)
+
+
+def test_soft_margin_batch_hard_is_softplus_of_the_same_difference():
+    from coursekit.face._ablations import _batch_hard_soft
+    from coursekit.face.triplet import _batch_hard
+
+    z = torch.nn.functional.normalize(torch.randn(12, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    y = torch.arange(4).repeat_interleave(3)
+    soft, valid = _batch_hard_soft(z, y)
+    hinge, valid0 = _batch_hard(z, y, 0.0)  # relu(x) with the same x = d(a, p) - d(a, n)
+    assert torch.equal(valid, valid0)
+    x = torch.where(hinge > 0, hinge, torch.log(torch.expm1(soft)))  # recover x where relu hid it
+    torch.testing.assert_close(soft, torch.nn.functional.softplus(x))
+    torch.testing.assert_close(soft - hinge, torch.log1p(torch.exp(-x.abs())))
+    cfg = dataclasses.replace(TINY, epochs=3, soft_margin=True)
+    _, hist = train_encoder(synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(2)), cfg,
+                            device="cpu", generator=torch.Generator().manual_seed(0), progress=False)
+    assert all(v > 0 for v in hist["triplet_loss"])  # a soft margin is never exactly satisfied
