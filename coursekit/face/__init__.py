@@ -9,6 +9,10 @@ from coursekit.face.augment import (
 from coursekit.face.database import (
     FaceDatabase,
 )
+from coursekit.face.database_file import (
+    read_database,
+    write_database,
+)
 from coursekit.face.detect import (
     FaceBox,
     crop_face,
@@ -77,6 +81,8 @@ from coursekit.face.verification import (
 __all__ = [
     "augment_faces",
     "FaceDatabase",
+    "read_database",
+    "write_database",
     "FaceBox",
     "crop_face",
     "detect_faces",

@@ -47,7 +47,7 @@ def ema_update_(average: nn.Module, model: nn.Module, *, decay: float) -> None:
 
     Example:
         >>> avg, live = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
-        >>> _ = avg.weight.fill_(0.0), live.weight.fill_(1.0)
+        >>> _ = nn.init.zeros_(avg.weight), nn.init.ones_(live.weight)
         >>> ema_update_(avg, live, decay=0.9)
         >>> round(avg.weight.item(), 4)
         0.1
