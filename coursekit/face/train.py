@@ -47,8 +47,8 @@ class TrainConfig:
     training noise 0.924 / AUC 0.979 with flip averaging. ``people_per_batch=15`` is the
     previous recipe (0.920 / 0.927, AUC 0.976 / 0.978; three draws 0.922 / 0.976), and
     ``aux_label_smoothing=0.0`` with it the one before (0.906 / 0.915, AUC 0.974 / 0.975).
-    ``soft_margin`` and the fields from ``ema_decay`` on are ablation switches, off by default,
-    none of which helped (the results file has their measurements).
+    ``soft_margin``, ``semihard_warmup`` and the fields from ``ema_decay`` on are ablation
+    switches, off by default, none of which helped (the results file has their measurements).
 
     Attributes:
         epochs: passes over the people (each epoch: ``num_people // people_per_batch`` steps).
@@ -63,6 +63,8 @@ class TrainConfig:
         soft_margin: with ``"batch_hard"``, the soft-margin form ``softplus(d(a, p) - d(a, n))``
             of Hermans et al. (2017) instead of ``max(0, d(a, p) - d(a, n) + alpha)``: it keeps
             pushing satisfied triplets apart, ever more gently (``alpha`` unused).
+        semihard_warmup: this first fraction of the steps mines semi-hard triplets (FaceNet's
+            ``"semihard"``) before ``strategy`` takes over; 0 (off) by default.
         augment: apply :func:`augment_faces` to each batch.
         embedding_dim: ``E``, used when ``train_encoder`` builds the encoder.
         widths: conv widths of the encoder it builds.
@@ -116,6 +118,7 @@ class TrainConfig:
     alpha: float = 0.2
     strategy: str = "batch_hard"
     soft_margin: bool = False
+    semihard_warmup: float = 0.0
     augment: bool = True
     embedding_dim: int = 128
     widths: tuple[int, ...] = (32, 64, 128, 256)
@@ -156,6 +159,8 @@ class TrainConfig:
                              f"{self.aux_mix!r}, {self.aux_mix_alpha})")
         if self.precise_bn not in (None, "clean", "augmented"):
             raise ValueError(f"precise_bn must be None, 'clean' or 'augmented', got {self.precise_bn!r}")
+        if not 0.0 <= self.semihard_warmup <= 1.0:
+            raise ValueError(f"semihard_warmup must lie in [0, 1], got {self.semihard_warmup}")
         if self.spread_weight < 0:
             raise ValueError(f"spread_weight must be >= 0, got {self.spread_weight}")
         if not 0.0 <= self.erase_prob <= 1.0:
@@ -263,7 +268,10 @@ def train_encoder(
             if config.erase_prob > 0:
                 x = _random_erase(x, config.erase_prob, generator)
             z = encoder(x)
-            if config.strategy == "batch_hard":
+            strategy = config.strategy
+            if step < round(config.semihard_warmup * total):  # a gentler start, then `strategy`
+                strategy = "semihard"
+            if strategy == "batch_hard":
                 if config.soft_margin:
                     losses, valid = _batch_hard_soft(z, y)
                 else:
@@ -271,7 +279,7 @@ def train_encoder(
                 tri = losses.sum() / valid.sum().clamp_min(1)
                 n_trip = int(valid.sum())
             else:
-                a, p, n = mine_triplets(z, y, config.strategy, config.alpha, generator=generator)
+                a, p, n = mine_triplets(z, y, strategy, config.alpha, generator=generator)
                 tri = triplet_loss(z[a], z[p], z[n], config.alpha, reduction="mean")
                 n_trip = len(a)
             if aux is None:

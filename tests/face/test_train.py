@@ -204,3 +204,21 @@ def test_soft_margin_batch_hard_is_softplus_of_the_same_difference():
     _, hist = train_encoder(synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(2)), cfg,
                             device="cpu", generator=torch.Generator().manual_seed(0), progress=False)
     assert all(v > 0 for v in hist["triplet_loss"])  # a soft margin is never exactly satisfied
+
+
+def test_semihard_warmup_changes_only_the_first_steps():
+    ds = synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(2))
+    runs = {}
+    for warm in (0.0, 0.5, 1.0):
+        cfg = dataclasses.replace(TINY, epochs=4, semihard_warmup=warm)
+        _, runs[warm] = train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(0),
+                                      progress=False)
+    _, semi = train_encoder(ds, dataclasses.replace(TINY, epochs=4, strategy="semihard"), device="cpu",
+                            generator=torch.Generator().manual_seed(0), progress=False)
+    assert runs[1.0]["loss"] == semi["loss"]  # all steps semi-hard: the semi-hard run
+    assert runs[0.5]["loss"][:4] == semi["loss"][:4]  # first half semi-hard
+    assert runs[0.5]["loss"][4:] != semi["loss"][4:] and runs[0.0]["loss"] != semi["loss"]
+    # the batch-hard loss counts one triplet per anchor (8 people x 3 photos / 2 batches: 12)
+    assert runs[0.5]["num_triplets"][4:] == [12] * 4
+    with pytest.raises(ValueError, match="semihard_warmup"):
+        TrainConfig(semihard_warmup=1.5)
