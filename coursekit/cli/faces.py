@@ -187,8 +187,8 @@ def _load_model(path: str | Path, device):
 
 
 def _train(args) -> int:
+    from coursekit.face import TrainConfig, train_encoder
     from coursekit.face.encoder import save_encoder
-    from coursekit.face.train import TrainConfig, train_encoder
     from coursekit.runtime import get_device, seed_everything
 
     if args.epochs is not None and args.epochs < 1:

@@ -63,8 +63,10 @@ from coursekit.face.sampler import (
     PKSampler,
 )
 from coursekit.face.train import (
-    TrainConfig,
     train_encoder,
+)
+from coursekit.face.train_config import (
+    TrainConfig,
 )
 from coursekit.face.triplet import (
     batch_hard_triplet_loss,
