@@ -73,6 +73,15 @@ def train_encoder(
         the batch with non-zero loss), ``"num_triplets"`` (triplets the loss used) and ``"lr"``,
         and one per epoch in ``"epoch_loss"``, ``"epoch_triplet_loss"``, ``"epoch_aux_loss"``
         and ``"epoch_active_fraction"``. The auxiliary classifier is discarded.
+
+    Example:
+        >>> from coursekit.data import synthetic_faces
+        >>> faces = synthetic_faces(6, 4, 32, generator=torch.Generator().manual_seed(0))
+        >>> cfg = TrainConfig(epochs=2, people_per_batch=3, images_per_person=2, widths=(8, 16))
+        >>> enc, hist = train_encoder(faces, cfg, device="cpu", progress=False,
+        ...                           generator=torch.Generator().manual_seed(0))
+        >>> len(hist["loss"]), len(hist["epoch_loss"]), tuple(enc(faces.images[:2]).shape)
+        (4, 2, (2, 128))
     """
     from tqdm.auto import tqdm
 

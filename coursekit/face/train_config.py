@@ -87,6 +87,15 @@ class TrainConfig:
         erase_prob: probability of random erasing (Zhong et al. 2020) for each training image
             after augmentation: a random rectangle of 2-25 % of the image (aspect 0.3-3.3) is
             filled with uniform noise.
+
+    Example:
+        >>> cfg = TrainConfig(epochs=2, people_per_batch=4, images_per_person=3)
+        >>> cfg.aux_loss, cfg.strategy, cfg.embedding_dim
+        ('arcface', 'batch_hard', 128)
+        >>> TrainConfig(strategy="hardest")
+        Traceback (most recent call last):
+            ...
+        ValueError: strategy must be one of ('all', 'random', 'hard', 'semihard', 'batch_hard'), got 'hardest'
     """
 
     epochs: int = 200
