@@ -44,17 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``coursekit`` command. Returns the exit code.
+    """Entry point of the ``coursekit`` command. Returns the exit code: 0, or 2 after one
+    ``coursekit: error: ...`` line on standard error for a bad input or option.
 
     Example:
-        >>> import os, tempfile, nbformat
-        >>> tmp = tempfile.mkdtemp()
-        >>> code = "def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION"
-        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-        >>> nbformat.write(nb, os.path.join(tmp, "lesson.ipynb"))
-        >>> main(["student-version", os.path.join(tmp, "lesson.ipynb"), "-o", tmp + "/out", "-q"])
-        wrote 1 student notebook(s) with 1 exercise stub(s) to .../out
-        0
+        >>> main(["style", "no_such_photo.jpg", "style.jpg", "-o", "out.png"])  # the error: stderr
+        2
     """
     parser = build_parser()
     args = parser.parse_args(argv)

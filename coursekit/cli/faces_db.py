@@ -25,6 +25,30 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _example_files(enroll: str | None = None) -> tuple[str, str, str]:
+    """For the examples: ``(db, image, model)`` paths in a new temporary folder (an untrained
+    8-d encoder, one random 64-px photo; ``enroll``: a person enrolled with that photo)."""
+    import contextlib
+    import io
+    import os
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    from coursekit.cli import main
+    from coursekit.face.encoder import FaceEncoder, save_encoder
+
+    tmp = tempfile.mkdtemp(prefix="coursekit-example-")
+    model = str(save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), os.path.join(tmp, "m.pt")))
+    db, img = os.path.join(tmp, "people.npz"), os.path.join(tmp, "photo.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(img)
+    if enroll:
+        with contextlib.redirect_stdout(io.StringIO()):  # its "enrolled ..." line
+            main(["faces", "enroll", db, enroll, img, "--model", model, "--device", "cpu"])
+    return db, img, model
+
+
 
 def _open_db(args, model_path: str | None, *, create: bool):
     """Load (or create) the database and its encoder, checking the model matches."""
@@ -62,14 +86,8 @@ def enroll(args) -> int:
     """``faces enroll DB NAME IMAGE...``: add a person (the database is created if missing).
 
     Example:
-        >>> import os, tempfile, numpy as np
-        >>> from PIL import Image
         >>> from coursekit.cli import main
-        >>> from coursekit.face.encoder import FaceEncoder, save_encoder
-        >>> tmp = tempfile.mkdtemp()
-        >>> model = str(save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), os.path.join(tmp, "m.pt")))
-        >>> db, img = os.path.join(tmp, "people.npz"), os.path.join(tmp, "ann.png")
-        >>> Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(img)
+        >>> db, img, model = _example_files()  # an untrained 8-d encoder and one 64-px photo
         >>> main(["faces", "enroll", db, "ann", img, "--model", model, "--device", "cpu"])
         enrolled ann (1 image(s)); .../people.npz holds 1 people
         0
@@ -88,17 +106,8 @@ def identify(args) -> int:
     """``faces identify DB IMAGE``: the enrolled person nearest the photo, or unknown (1:K).
 
     Example:
-        >>> import os, tempfile, numpy as np
-        >>> from PIL import Image
         >>> from coursekit.cli import main
-        >>> from coursekit.face.encoder import FaceEncoder, save_encoder
-        >>> tmp = tempfile.mkdtemp()
-        >>> model = str(save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), os.path.join(tmp, "m.pt")))
-        >>> db, img = os.path.join(tmp, "people.npz"), os.path.join(tmp, "ann.png")
-        >>> Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(img)
-        >>> main(["faces", "enroll", db, "ann", img, "--model", model, "--device", "cpu"])
-        enrolled ann ...
-        0
+        >>> db, img, model = _example_files(enroll="ann")  # ann enrolled with that photo
         >>> main(["faces", "identify", db, img, "--device", "cpu"])  # the model is recorded in db
         ann (distance 0.0000 <= threshold 1.0000)
         0
@@ -121,17 +130,8 @@ def verify(args) -> int:
     """``faces verify DB NAME IMAGE``: accept or reject the claimed identity (1:1).
 
     Example:
-        >>> import os, tempfile, numpy as np
-        >>> from PIL import Image
         >>> from coursekit.cli import main
-        >>> from coursekit.face.encoder import FaceEncoder, save_encoder
-        >>> tmp = tempfile.mkdtemp()
-        >>> model = str(save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), os.path.join(tmp, "m.pt")))
-        >>> db, img = os.path.join(tmp, "people.npz"), os.path.join(tmp, "ann.png")
-        >>> Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(img)
-        >>> main(["faces", "enroll", db, "ann", img, "--model", model, "--device", "cpu"])
-        enrolled ann ...
-        0
+        >>> db, img, model = _example_files(enroll="ann")  # ann enrolled with that photo
         >>> main(["faces", "verify", db, "ann", img, "--device", "cpu", "--json"])
         {"name": "ann", "distance": 0.0, "threshold": 1.0, "accepted": true}
         0
