@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from coursekit.face.distances import pairwise_distances
 
-__all__ = ["_batch_hard_soft", "_mix", "_random_box", "_random_erase", "_spread_out"]
+__all__: list[str] = []  # private module: nothing re-exported
 
 
 def _batch_hard_soft(z: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
