@@ -5,6 +5,8 @@
 * :func:`get_budget` says how much work a notebook may do: ``"cpu"`` sizes keep each notebook
   within 90 s on a 2-core CPU; ``"gpu"`` sizes are used automatically on an accelerator.
   ``COURSEKIT_BUDGET=cpu|gpu`` overrides the choice.
+* :func:`native_bfloat16` says whether a device computes in bfloat16 natively (the fast path of
+  ``TransferConfig(precision="bfloat16")``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["Budget", "get_budget", "get_device", "seed_everything"]
+__all__ = ["Budget", "get_budget", "get_device", "native_bfloat16", "seed_everything"]
 
 T = TypeVar("T")
 _BUDGETS = ("cpu", "gpu")
@@ -143,3 +145,29 @@ def get_budget(device: str | torch.device | None = None) -> Budget:
         return Budget(env)
     dev = get_device(device)
     return Budget("cpu" if dev.type == "cpu" else "gpu")
+
+
+def native_bfloat16(device: str | torch.device | None = None, *, cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether ``device`` multiplies bfloat16 in hardware: CUDA with bfloat16 support, or a CPU
+    whose flags list AVX512-BF16 or AMX-BF16 (read from ``cpuinfo`` on Linux; other systems:
+    ``False``). Elsewhere bfloat16 runs emulated, slower than float32.
+
+    Args:
+        device: as for :func:`get_device`.
+        cpuinfo: the file listing the CPU flags (a parameter for tests).
+
+    Example:
+        >>> native_bfloat16("cpu", cpuinfo="/no/such/file")
+        False
+    """
+    dev = get_device(device)
+    if dev.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if dev.type != "cpu":
+        return False
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

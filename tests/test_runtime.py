@@ -70,3 +70,14 @@ class TestBudget:
         monkeypatch.setenv("COURSEKIT_BUDGET", "tiny")
         with pytest.raises(ValueError, match="COURSEKIT_BUDGET"):
             get_budget("cpu")
+
+
+def test_native_bfloat16_reads_the_cpu_flags(tmp_path):
+    from coursekit.runtime import native_bfloat16
+
+    info = tmp_path / "cpuinfo"
+    for flags, expected in (("fpu sse avx2 avx512f", False), ("fpu avx512f avx512_bf16", True),
+                            ("fpu amx_tile amx_bf16", True)):
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\nbugs\t\t: none\n")
+        assert native_bfloat16("cpu", cpuinfo=str(info)) is expected
+    assert native_bfloat16("cpu", cpuinfo=str(tmp_path / "missing")) is False

@@ -92,9 +92,10 @@ def register(subparsers) -> None:
     p.add_argument("--weights", choices=("imagenet", "torchvision", "random"), default=d.weights,
                    help="VGG19 weights: imagenet (offline, default), torchvision (downloads if "
                         "not cached); random is for tests only")
-    p.add_argument("--precision", choices=("float32", "bfloat16"), default=d.precision,
-                   help="bfloat16: VGG19 in bfloat16, ~0.6x the time per step on CPUs with "
-                        "AVX512-BF16/AMX and recent GPUs (float32)")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                   help="bfloat16: VGG19 after its first layer in bfloat16, ~0.6x the time per "
+                        "step; auto (default): bfloat16 where the device has it natively "
+                        "(CPUs with AVX512-BF16 or AMX, recent GPUs), else float32")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (auto)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial noise (0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -123,6 +124,15 @@ def _beta(args: argparse.Namespace) -> float:
     return TransferConfig().beta * (max(size, 1) / 256) ** 2
 
 
+def _precision(args: argparse.Namespace) -> str:
+    """``--precision``, with ``auto`` resolved for ``--device``."""
+    if args.precision != "auto":
+        return args.precision
+    from coursekit.runtime import native_bfloat16
+
+    return "bfloat16" if native_bfloat16(args.device) else "float32"
+
+
 def _build_config(args: argparse.Namespace):
     from coursekit.style.config import TransferConfig
 
@@ -133,7 +143,7 @@ def _build_config(args: argparse.Namespace):
             content_layer=args.content_layer, style_layers=args.style_layers,
             style_layer_weights=args.style_weights,
             style_blend=args.blend, preserve_colors=args.preserve_colors, scales=args.scales,
-            pooling=args.pooling, weights=args.weights, precision=args.precision,
+            pooling=args.pooling, weights=args.weights, precision=_precision(args),
         )
     except ValueError as err:  # name the option rather than the config field
         msg = str(err).replace("style_layer_weights", "--style-weights").replace(
@@ -204,7 +214,8 @@ def run(args: argparse.Namespace) -> int:
     save_image(result.image, output, protect=inputs)
     h = result.history
     _, height, width = result.image.shape
-    print(f"wrote {output} ({width}x{height}, {config.steps_total} steps on {device.type}, "
+    print(f"wrote {output} ({width}x{height}, {config.steps_total} steps on {device.type}"
+          f"{', bfloat16' if config.precision == 'bfloat16' else ''}, "
           f"{time.perf_counter() - start:.1f} s; J_content {h['content'][0]:.3g} -> "
           f"{h['content'][-1]:.3g}, J_style {h['style'][0]:.3g} -> {h['style'][-1]:.3g})"
           if h["content"] and h["style"] else f"wrote {output}", file=sys.stdout)

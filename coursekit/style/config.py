@@ -62,7 +62,9 @@ class TransferConfig:
             costs stay float32). On hardware with native bfloat16 (CPUs with AVX512-BF16 or
             AMX, recent GPUs) a step takes about 0.6x the float32 time and the costs follow the
             float32 run's within ~1% (``benchmarks/RESULTS_style.md``); elsewhere bfloat16 is
-            emulated and slower. Needs a :class:`~coursekit.style.vgg.VGG19Features` extractor.
+            emulated and slower (:func:`~coursekit.runtime.native_bfloat16` tells which; the
+            ``coursekit style`` command's default ``--precision auto`` uses it). Needs a
+            :class:`~coursekit.style.vgg.VGG19Features` extractor.
 
     Example:
         >>> TransferConfig(size=128, num_steps=50).steps_total

@@ -47,6 +47,14 @@ def test_options_several_styles_and_colours(images, tmp_path, capsys):
     assert load_image(out).shape == (3, 19, 32)
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_precision_auto_follows_the_hardware(images, tmp_path, capsys, monkeypatch, native):
+    monkeypatch.setattr("coursekit.runtime.native_bfloat16", lambda device=None, **kw: native)
+    out = tmp_path / "auto.png"
+    assert main(["style", str(images["content"]), str(images["style1"]), "-o", str(out), *FAST]) == 0
+    assert ("bfloat16" in capsys.readouterr().out) is native
+
+
 def test_same_seed_same_image(images, tmp_path):
     outs = [tmp_path / "a.png", tmp_path / "b.png"]
     for out in outs:
