@@ -4,9 +4,11 @@ Protocol (issue 3): for each identity split (``--seeds``, default 0-4), train on
 scratch with ``TrainConfig()`` defaults, then on the 10 people never seen in training enrol one
 random photo per person and name every other photo by its nearest enrolled encoding (squared L2);
 ``coursekit.face.one_shot_accuracy`` averages 20 random enrolments. ROC AUC is over all
-same/different pairs of the 10 people (``coursekit.face.roc_auc``). The encoder is scored twice:
-with test-time flip averaging (``embed(..., flip=True)``, the course's evaluation) and without.
-Baselines on the same
+same/different pairs of the 10 people (``coursekit.face.roc_auc``). The encoder is scored four
+ways: its plain encodings; with test-time flip averaging (``embed(..., flip=True)``); with flip
+and +-1 px shift averaging (``embed(..., flip=True, shift=1)``, 18 views); and the last with the
+pair distances S-normalised against the 30 training people's encodings (``coursekit.face.s_norm``;
+the one-shot rule is unchanged by it, only the AUC). Baselines on the same
 splits: nearest neighbour on raw pixels, and PCA eigenfaces (fitted on the 30 training people).
 Optionally dlib's pretrained 128-d ResNet (``pip install --no-deps dlib-bin
 face_recognition_models``), skipped when not installed.
@@ -43,14 +45,17 @@ from coursekit.face import (
     one_shot_accuracy,
     pair_distances,
     roc_auc,
+    s_norm,
     train_encoder,
 )
 
 
-def _scores(z: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+def _scores(z: torch.Tensor, labels: torch.Tensor, cohort: torch.Tensor | None = None
+            ) -> tuple[float, float]:
     acc = one_shot_accuracy(z, labels, repeats=20, generator=torch.Generator().manual_seed(0))
     i, j, same = all_pairs(labels)
-    return acc, roc_auc(pair_distances(z, i, j), same)
+    d = pair_distances(z, i, j) if cohort is None else s_norm(z, i, j, cohort)
+    return acc, roc_auc(d, same)
 
 
 def _dlib_encoder():
@@ -110,7 +115,9 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     rows: dict[str, list[tuple[float, float]]] = {"pixels": [], "eigenfaces": []}
     if not args.skip_train:
-        rows.update({"coursekit encoder": [], "coursekit encoder + flip averaging": []})
+        tta = "coursekit encoder + flip and 1-px shift averaging"
+        rows.update({"coursekit encoder": [], "coursekit encoder + flip averaging": [], tta: [],
+                     tta + " + S-norm (training people)": []})
     if dlib_encode is not None:
         rows["dlib ResNet (pretrained)"] = []
     wall, cpu = [], []
@@ -130,6 +137,10 @@ def main() -> None:
             rows["coursekit encoder"].append(_scores(z, test.labels))
             z = embed(enc, test.images.to(args.device), flip=True).cpu()
             rows["coursekit encoder + flip averaging"].append(_scores(z, test.labels))
+            z = embed(enc, test.images.to(args.device), flip=True, shift=1).cpu()
+            rows[tta].append(_scores(z, test.labels))
+            cohort = embed(enc, train.images.to(args.device), flip=True, shift=1).cpu()
+            rows[tta + " + S-norm (training people)"].append(_scores(z, test.labels, cohort))
         if dlib_encode is not None:
             rows["dlib ResNet (pretrained)"].append(_scores(dlib_encode(test.images), test.labels))
         timing = f"; training {wall[-1]:.0f} s wall, {cpu[-1]:.0f} s CPU" if wall else ""

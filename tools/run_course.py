@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,29 @@ def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, str, float
     return nb, status, time.perf_counter() - start
 
 
+_BAR = re.compile(r"\d+%\|")  # tqdm's text: " 40%|████      | 4/10 [...]"
+
+
+def drop_progress_bars(nb: nbformat.NotebookNode) -> int:
+    """Remove tqdm progress-bar widgets from the outputs of unchecked cells; return how many.
+
+    A saved notebook keeps no widget state, so a bar is shown by its text fallback, frozen at
+    the moment it was first displayed ("0%| 0/200"), which reads as a stalled run. Students
+    running the notebook live still see the bars. Cells marked ``# NBVAL_CHECK_OUTPUT`` keep
+    their outputs, as nbval compares them.
+    """
+    dropped = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "NBVAL_CHECK_OUTPUT" in cell.source:
+            continue
+        keep = [o for o in cell.get("outputs", [])
+                if not ("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                        and _BAR.search(str(o["data"].get("text/plain", ""))))]
+        dropped += len(cell.get("outputs", [])) - len(keep)
+        cell["outputs"] = keep
+    return dropped
+
+
 def write_html(nb: nbformat.NotebookNode, out: Path) -> None:
     from nbconvert import HTMLExporter
 
@@ -120,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'notebook':45s} {'status':8s} {'seconds':>8s}", flush=True)
     for path in paths:
         nb, status, secs = execute(path, args.timeout)
+        drop_progress_bars(nb)
         if args.inplace:
             nbformat.write(nb, path)
         else:

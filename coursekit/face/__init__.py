@@ -62,6 +62,9 @@ from coursekit.face.miners import (
 from coursekit.face.sampler import (
     PKSampler,
 )
+from coursekit.face.score_norm import (
+    s_norm,
+)
 from coursekit.face.train import (
     train_encoder,
 )
@@ -114,6 +117,7 @@ __all__ = [
     "MINING_STRATEGIES",
     "mine_triplets",
     "PKSampler",
+    "s_norm",
     "TrainConfig",
     "train_encoder",
     "batch_hard_triplet_loss",

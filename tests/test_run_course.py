@@ -1,0 +1,33 @@
+"""tools/run_course.py: frozen progress bars are dropped from unchecked cells only."""
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+
+_spec = importlib.util.spec_from_file_location(
+    "run_course", Path(__file__).resolve().parents[1] / "tools" / "run_course.py")
+run_course = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_course)
+
+
+def _widget(text):
+    return nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2,
+                                                      "version_minor": 0},
+        "text/plain": text})
+
+
+def test_drop_progress_bars_keeps_sliders_prints_and_checked_cells():
+    bar = _widget("training (batch_hard):   0%|          | 0/200 [00:00<?, ?it/s]")
+    slider = _widget("interactive(children=(FloatSlider(value=1.18, description='tau'), Output()))")
+    printed = nbformat.v4.new_output("stream", name="stdout", text="50%| not a widget\n")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("train()", outputs=[bar, printed]),
+        nbformat.v4.new_code_cell("interact()", outputs=[slider]),
+        nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\ntrain()", outputs=[bar]),
+        nbformat.v4.new_markdown_cell("50%| text"),
+    ])
+    assert run_course.drop_progress_bars(nb) == 1
+    assert nb.cells[0].outputs == [printed]
+    assert nb.cells[1].outputs == [slider] and nb.cells[2].outputs == [bar]
