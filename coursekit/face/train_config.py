@@ -23,7 +23,9 @@ class TrainConfig:
     CPU-seconds on one core. ``benchmarks/face_one_shot.py`` measures it on 10 unseen people
     over 5 identity splits (see ``benchmarks/RESULTS_face.md``): one-shot 10-way accuracy 0.922
     (0.925 with ``embed(..., flip=True)``), ROC AUC 0.979 (0.981); over three draws of the
-    training noise 0.924 / AUC 0.979 with flip averaging. ``people_per_batch=15`` is the
+    training noise 0.924 / AUC 0.979 with flip averaging; with flip and 1-px shift views
+    (``embed(..., flip=True, shift=1)``) and :func:`~coursekit.face.s_norm` against the
+    training people, 0.936-0.938 / AUC 0.981-0.984 on two draws. ``people_per_batch=15`` is the
     previous recipe (0.920 / 0.927, AUC 0.976 / 0.978; three draws 0.922 / 0.976), and
     ``aux_label_smoothing=0.0`` with it the one before (0.906 / 0.915, AUC 0.974 / 0.975).
     ``soft_margin``, ``semihard_warmup`` and the fields from ``ema_decay`` on are ablation
