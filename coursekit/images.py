@@ -211,6 +211,19 @@ def save_image(
     return path
 
 
+def _wrap_title(title: str, width: int) -> str:
+    """Wrap each ``"\\n"``-separated line of ``title`` to ``width`` characters, keeping the breaks.
+
+    Example:
+        >>> _wrap_title("same\\nd=0.44 accept", 14)
+        'same\\nd=0.44 accept'
+        >>> _wrap_title("nearest enrolled: s12\\nd = 0.53", 14)
+        'nearest\\nenrolled: s12\\nd = 0.53'
+    """
+    # textwrap.fill would turn the "\n" into a space and re-wrap the whole title
+    return "\n".join(textwrap.fill(line, width) if line else line for line in title.split("\n"))
+
+
 def show_images(
     images: Sequence[torch.Tensor | np.ndarray],
     titles: Sequence[str] | None = None,
@@ -224,7 +237,8 @@ def show_images(
 
     Args:
         images: tensors ``(3, H, W)`` / ``(H, W)`` or arrays ``(H, W, 3)`` / ``(H, W)``.
-        titles: one title per image, wrapped to the panel's width.
+        titles: one title per image. Each line (split at an explicit ``"\\n"``, which is
+            kept) is wrapped on its own to the panel's width.
         ncols: images per row (default: all in one row, at most 8).
         size: inches per image.
         cmap: colour map for single-channel images.
@@ -257,7 +271,7 @@ def show_images(
             ax.imshow(arr, cmap=cmap if arr.ndim == 2 else None, vmin=0, vmax=1)
             if titles is not None:
                 # wrapped to the panel's width (~13 characters per inch at 9 pt)
-                ax.set_title(textwrap.fill(titles[i], max(12, int(size * 13))), fontsize=9)
+                ax.set_title(_wrap_title(titles[i], max(12, int(size * 13))), fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

@@ -160,6 +160,23 @@ class TestShowImages:
         assert max(len(line) for line in titles[0].splitlines()) <= 2.2 * 13
         plt.close(fig)
 
+    def test_explicit_line_breaks_are_kept(self):
+        import matplotlib.pyplot as plt
+
+        # each "\n"-separated line is wrapped on its own: short lines stay whole, the break stays
+        titles = ["same\nd=0.44 accept", "impostor\nd=0.90 accept",
+                  "nearest enrolled: s12\nd = 0.53, false accept", "a\n\nb"]
+        fig = show_images([torch.rand(3, 8, 8)] * 4, titles, size=1.5)
+        got = [ax.get_title() for ax in fig.axes if ax.images]
+        assert got[0] == "same\nd=0.44 accept"
+        assert got[1] == "impostor\nd=0.90 accept"
+        # the long first line wraps, the second starts on a line of its own
+        assert "s12" in got[2].splitlines()[-3] and got[2].splitlines()[-2:] == ["d = 0.53, false", "accept"]
+        assert got[2].replace("\n", " ") == titles[2].replace("\n", " ")
+        assert max(len(line) for line in got[2].splitlines()) <= 1.5 * 13
+        assert got[3] == "a\n\nb"  # an empty line is kept too
+        plt.close(fig)
+
     def test_errors(self):
         with pytest.raises(ValueError):
             show_images([])
