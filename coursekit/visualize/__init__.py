@@ -13,6 +13,7 @@ from coursekit.visualize.patches import (
     top_patches_by_layer,
 )
 from coursekit.visualize.plots import (
+    GREY_CANVAS,
     first_layer_filters,
     image_grid,
     plot_filters,
@@ -33,6 +34,7 @@ __all__ = [
     "TopPatches",
     "top_activating_patches",
     "top_patches_by_layer",
+    "GREY_CANVAS",
     "first_layer_filters",
     "image_grid",
     "plot_filters",

@@ -55,6 +55,8 @@ class TopPatches:
             image (clipped patches are smaller than the receptive field).
         field: the layer's :class:`LayerField` (``field.size`` is the patch size before clipping).
         num_images: how many images were searched.
+        image_sizes: ``(U, k, 2)`` ``(height, width)`` of each patch's source image, or ``None``
+            (then :meth:`padded` cannot ``fit``).
 
     Example:
         >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.ReLU())
@@ -72,6 +74,7 @@ class TopPatches:
     patches: list[list[Tensor]]
     field: LayerField
     num_images: int
+    image_sizes: Tensor | None = None
 
     @property
     def k(self) -> int:
@@ -90,18 +93,36 @@ class TopPatches:
         rows = [self.units.index(u) for u in units]
         return TopPatches(self.layer, list(units), self.values[rows], self.image_indices[rows],
                           self.positions[rows], self.boxes[rows], [self.patches[r] for r in rows],
-                          self.field, self.num_images)
+                          self.field, self.num_images,
+                          None if self.image_sizes is None else self.image_sizes[rows])
 
-    def padded(self, fill: float = 0.5) -> Tensor:
+    def padded(self, fill: float = 0.5, *, fit: bool = False) -> Tensor:
         """All patches on canvases of the full receptive-field size.
 
         A patch clipped at an image border sits where it was in the field, the rest of the
         canvas (outside the image) is ``fill``, so every patch is shown at the same scale.
 
+        Args:
+            fill: the value outside the image.
+            fit: along an axis where every patch spans its whole image (the receptive field
+                is larger than the images, as for a deep layer on small images), cut the
+                canvas to the largest patch instead of showing whole images lost in a canvas
+                mostly outside them. Patches keep their place in the field as far as the
+                smaller canvas allows. Needs :attr:`image_sizes`.
+
         Returns:
-            ``(U, k, C, size_h, size_w)``.
+            ``(U, k, C, size_h, size_w)``; with ``fit``, each size at most the field's.
+
+        Example:
+            >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 5, padding=2))  # a 5x5 field
+            >>> top = top_activating_patches(net, "0", torch.rand(4, 1, 3, 3), [0], k=2,
+            ...                              progress=False)  # on 3x3 images
+            >>> tuple(top.padded().shape), tuple(top.padded(fit=True).shape)
+            ((1, 2, 1, 5, 5), (1, 2, 1, 3, 3))
         """
         sh, sw = self.field.size
+        if fit:
+            sh, sw = self._fitted_size()
         first = self.patches[0][0]
         out = torch.full((len(self.units), self.k, first.shape[0], sh, sw), fill,
                          dtype=first.dtype, device=first.device)
@@ -110,9 +131,22 @@ class TopPatches:
                 r, c = self.positions[u, i].tolist()
                 top, left, _, _ = self.field.box(r, c)  # unclipped
                 dy, dx = int(self.boxes[u, i, 0]) - top, int(self.boxes[u, i, 1]) - left
+                dy, dx = min(dy, sh - patch.shape[1]), min(dx, sw - patch.shape[2])  # fit
                 out[u, i, :, dy:dy + patch.shape[1], dx:dx + patch.shape[2]] = patch
         return out
 
+
+    def _fitted_size(self) -> tuple[int, int]:
+        """The canvas size of ``padded(fit=True)``: per axis, the field's size, or the largest
+        patch where every patch spans its whole image."""
+        if self.image_sizes is None:
+            raise ValueError("fit needs the image sizes, which this TopPatches does not have")
+        size = list(self.field.size)
+        for axis in (0, 1):
+            lo, hi = self.boxes[..., axis], self.boxes[..., axis + 2]  # (U, k)
+            if bool(((lo == 0) & (hi == self.image_sizes[..., axis])).all()):
+                size[axis] = min(size[axis], int((hi - lo).max()))
+        return size[0], size[1]
 
 def _batches(images: Tensor | Iterable[Tensor], batch_size: int) -> Iterator[Tensor]:
     """Stack consecutive ``(C, H, W)`` images of one size into ``(B, C, H, W)`` batches."""
@@ -140,7 +174,7 @@ class _RunningTopK:
 
     def __init__(self, units: list[int], k: int):
         self.units, self.k = units, k
-        self.values = self.indices = self.positions = self.boxes = None
+        self.values = self.indices = self.positions = self.boxes = self.sizes = None
         self.patches: list[list[Tensor]] = [[] for _ in units]
 
     def update(self, act: Tensor, batch: Tensor, first: int, field: LayerField) -> None:
@@ -161,28 +195,32 @@ class _RunningTopK:
         self.values = vals.gather(1, order)
         self.positions = pos.gather(1, order[..., None].expand(-1, -1, 2))
         self.indices = idx.gather(1, order)
-        new_boxes, new_patches = [], []
+        new_boxes, new_patches, new_sizes = [], [], []
         hw = tuple(batch.shape[-2:])
         for u in range(len(self.units)):
-            row_boxes, row_patches = [], []
+            row_boxes, row_patches, row_sizes = [], [], []
             for j in order[u].tolist():
                 if j < n_old:  # already kept: reuse its crop
                     row_boxes.append(self.boxes[u, j])
+                    row_sizes.append(self.sizes[u, j])
                     row_patches.append(self.patches[u][j])
                     continue
                 r, c = pos[u, j].tolist()
                 top, left, bottom, right = field.box(r, c, hw)
                 row_boxes.append(torch.tensor([top, left, bottom, right]))
+                row_sizes.append(torch.tensor(hw))
                 # clone: the crop must not keep the whole batch alive
                 row_patches.append(batch[j - n_old, :, top:bottom, left:right].clone())
             new_boxes.append(torch.stack(row_boxes))
+            new_sizes.append(torch.stack(row_sizes))
             new_patches.append(row_patches)
         self.boxes = torch.stack(new_boxes)  # (U, k, 4)
+        self.sizes = torch.stack(new_sizes)  # (U, k, 2): (height, width) of the source image
         self.patches = new_patches
 
     def result(self, layer: str, field: LayerField, num_images: int) -> TopPatches:
         return TopPatches(layer, list(self.units), self.values, self.indices, self.positions,
-                          self.boxes, self.patches, field, num_images)
+                          self.boxes, self.patches, field, num_images, self.sizes)
 
 
 def top_patches_by_layer(

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from coursekit.visualize.patches import TopPatches
 
-__all__ = ["first_layer_filters", "image_grid", "plot_filters", "plot_top_patches"]
+__all__ = ["GREY_CANVAS", "first_layer_filters", "image_grid", "plot_filters", "plot_top_patches"]
 
 
 def image_grid(images: Tensor, ncols: int, *, pad: int = 1, fill: float = 1.0) -> Tensor:
@@ -122,26 +122,39 @@ def plot_filters(weight: Tensor, *, ncols: int = 16, ax: Axes | None = None,
     return fig
 
 
+GREY_CANVAS = (0.62, 0.78, 0.95)
+"""Default canvas colour (light blue) around greyscale patches, where grey would blend in."""
+
+
 def plot_top_patches(
     result: TopPatches,
     *,
     ncols: int | None = None,
     ax: Axes | None = None,
     title: str | None = None,
-    fill: float = 0.5,
+    fill: float | tuple[float, float, float] | None = None,
+    fit: bool = True,
     unit_size: float = 1.6,
 ) -> Figure:
     """One layer's top patches: a grid (3 x 3 for ``k = 9``) per unit, units side by side.
 
     Patches clipped at an image border are shown in place on a canvas of the full receptive
-    field (``fill`` grey where the field left the image), so all patches share one scale.
+    field (``fill`` where the field left the image), so all patches share one scale. A single
+    unit is drawn straight into the Axes, its label in the title; several units get one inset
+    each, labelled ``unit N``.
 
     Args:
         result: from :func:`coursekit.visualize.top_activating_patches`.
         ncols: units per row (default: about square).
         ax: draw into this Axes (default: a new figure).
-        title: the title (default: the layer, its receptive field and the image count).
-        fill: grey level outside the image.
+        title: the title (default: the layer, the unit when there is one, the receptive field
+            and the image count).
+        fill: the canvas outside the image: a grey level, or an RGB colour. Default: mid-grey
+            0.5 around colour patches, :data:`GREY_CANVAS` around greyscale ones.
+        fit: when the receptive field is larger than every patch (a deep layer on small
+            images), cut the canvas to the largest patch (see :meth:`TopPatches.padded`) so
+            the patches are not thumbnails in a sea of canvas; the default title says so.
+            Ignored when ``result`` has no ``image_sizes``.
         unit_size: inches per unit in a new figure.
 
     Returns:
@@ -156,10 +169,30 @@ def plot_top_patches(
         ('Figure', '2: top 9 of 9 images, receptive field 4x4')
         >>> plt.close(fig)
     """
-    padded = result.padded(fill=fill).float().cpu()  # (U, k, C, S, S)
-    u, k, c, sh, sw = padded.shape
+    grey = result.patches[0][0].shape[0] == 1
+    fill = (GREY_CANVAS if grey else 0.5) if fill is None else fill
+    coloured = not isinstance(fill, (int, float))
+    # a colour canvas: mark it with NaN (never an image value), then paint it
+    fit = fit and result.image_sizes is not None
+    padded = result.padded(fill=math.nan if coloured else float(fill), fit=fit).float().cpu()
+    if coloured:
+        canvas = torch.tensor(fill, dtype=padded.dtype).view(3, 1, 1)
+        padded = torch.where(padded.isnan(), canvas, padded.expand(-1, -1, 3, -1, -1))
+    u, k, c, sh, sw = padded.shape  # (U, k, C, S, S)
     per_row = math.ceil(math.sqrt(k))
     pad = max(1, round(0.04 * max(sh, sw)))
+    if title is None:
+        size = result.field.size
+        unit = f" unit {result.units[0]}" if u == 1 else ""
+        title = (f"{result.layer}{unit}: top {k} of {result.num_images} images, "
+                 f"receptive field {size[0]}x{size[1]}")
+        if (sh, sw) != tuple(size):
+            title += f"\n(larger than the images: canvas cut to {sh}x{sw})"
+    if u == 1:
+        fig, ax = _show(image_grid(padded[0], per_row, pad=pad, fill=1.0), ax,
+                        (unit_size, unit_size + 0.3))
+        ax.set_title(title, fontsize=9)
+        return fig
     ncols = ncols or math.ceil(math.sqrt(u))
     nrows = math.ceil(u / ncols)
     if ax is None:
@@ -176,9 +209,5 @@ def plot_top_patches(
                              0.86 * cell_w, 0.84 * cell_h])
         _show(image_grid(padded[i], per_row, pad=pad, fill=1.0), sub, (1, 1))
         sub.set_title(f"unit {unit}", fontsize=7, pad=2)
-    if title is None:
-        size = result.field.size
-        title = (f"{result.layer}: top {k} of {result.num_images} images, "
-                 f"receptive field {size[0]}x{size[1]}")
     ax.set_title(title, fontsize=9)
     return fig

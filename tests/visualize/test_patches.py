@@ -101,6 +101,25 @@ def test_boxes_are_clipped_at_the_borders():
     assert (padded[0, 2] >= 0).all()  # not clipped
 
 
+def test_fit_cuts_a_field_larger_than_the_images():
+    net = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, padding=1),
+                        nn.Conv2d(1, 1, 3, padding=1))  # a 7x7 field
+    images = torch.rand(5, 1, 4, 4) + 1.0  # every patch: a clipped part of a 4x4 image (all > 0)
+    top = top_activating_patches(net, "2", images, [0], k=5, progress=False)
+    assert top.field.size == (7, 7)
+    full, fitted = top.padded(fill=-1.0), top.padded(fill=-1.0, fit=True)
+    assert full.shape == (1, 5, 1, 7, 7) and fitted.shape == (1, 5, 1, 4, 4)
+    for i, patch in enumerate(top.patches[0]):
+        h, w = patch.shape[1:]
+        # each patch appears unchanged on the cut canvas, the rest is fill
+        assert (fitted[0, i] > 0).sum() == h * w == (full[0, i] > 0).sum()
+        torch.testing.assert_close(fitted[0, i][fitted[0, i] > 0], full[0, i][full[0, i] > 0])
+    # when the field fits in the images, fit changes nothing
+    big = top_activating_patches(net, "2", torch.rand(5, 1, 16, 16), [0], k=5, progress=False)
+    torch.testing.assert_close(big.padded(fit=True), big.padded())
+    assert big.select([0]).image_sizes.tolist() == [[[16, 16]] * 5]
+
+
 def test_vgg19_features_model():
     net = vgg19_features("random", device="cpu")
     images = torch.rand(7, 3, 32, 32, generator=torch.Generator().manual_seed(3))

@@ -10,7 +10,13 @@ from torch import nn
 
 from coursekit.style.vgg import vgg19_features
 from coursekit.visualize.patches import top_activating_patches
-from coursekit.visualize.plots import first_layer_filters, image_grid, plot_filters, plot_top_patches
+from coursekit.visualize.plots import (
+    GREY_CANVAS,
+    first_layer_filters,
+    image_grid,
+    plot_filters,
+    plot_top_patches,
+)
 
 
 def test_plot_top_patches_rgb_and_grey():
@@ -48,3 +54,24 @@ def test_image_grid_places_tiles():
     assert grid.shape == (1, 5, 5)
     assert grid[0, 0, 0] == 0 and grid[0, 0, 3] == 1 and grid[0, 3, 0] == 2 and grid[0, 4, 4] == 3
     assert grid[0, 2, 2] == -1
+
+
+def test_plot_top_patches_canvas_colour_fit_and_single_unit():
+    grey = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 2, 3, padding=1),
+                         nn.Conv2d(2, 2, 3, padding=1))  # 7x7 field on 4x4 images
+    top = top_activating_patches(grey, "2", torch.rand(6, 1, 4, 4), [0, 1], k=4, progress=False)
+    fig = plot_top_patches(top)
+    shown = fig.axes[0].child_axes[0].get_images()[0].get_array()
+    assert shown.shape[:2] == (9, 9) and shown.shape[2] == 3  # cut to 4x4 tiles, painted RGB
+    assert "canvas cut to 4x4" in fig.axes[0].get_title()
+    fig = plot_top_patches(top, fit=False)
+    shown = fig.axes[0].child_axes[0].get_images()[0].get_array()
+    assert shown.shape[:2] == (15, 15)  # 2 x 2 tiles of 7 px, 1 px apart
+    assert any(tuple(px) == pytest.approx(GREY_CANVAS) for px in shown.reshape(-1, 3).tolist())
+    assert "canvas cut" not in fig.axes[0].get_title()
+    one = top.select([1])
+    fig, ax = plt.subplots()
+    assert plot_top_patches(one, ax=ax, fill=0.2) is fig
+    assert not ax.child_axes and ax.get_title().startswith("2 unit 1: top 4")  # drawn in ax itself
+    assert ax.get_images()[0].get_array().ndim == 2  # a grey level keeps the grey colormap
+    plt.close("all")
