@@ -69,6 +69,7 @@ def train_peak_detector(
     num_steps: int = 200,
     lr: float = 1e-2,
     pos_weight: float = 10.0,
+    gain: tuple[float, float] | None = None,
     device: str | torch.device | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
@@ -82,8 +83,13 @@ def train_peak_detector(
         window: length of each training crop in samples.
         batch_size, num_steps, lr: the optimisation.
         pos_weight: weight of the rare peak samples in the BCE loss.
+        gain: ``(low, high)``: multiply each training window by a factor drawn log-uniformly
+            from this range (amplitude augmentation: electrode placement, the body and the
+            per-record normalisation change the height of the QRS complex between patients,
+            and a network that never saw other heights may key on the height alone).
+            ``None``: no augmentation.
         device: where to train (``None``: best available).
-        generator: draws the crop positions.
+        generator: draws the crop positions (and the gains).
         progress: show a progress bar.
 
     Returns:
@@ -105,6 +111,8 @@ def train_peak_detector(
                          f"{tuple(targets.shape)}")
     if signal.shape[1] < window:
         raise ValueError(f"signal length {signal.shape[1]} is shorter than the window {window}")
+    if gain is not None and not 0 < gain[0] <= gain[1]:
+        raise ValueError(f"gain must be (low, high) with 0 < low <= high, got {gain}")
     device = get_device(device)
     model.to(device).train()
     signal, targets = signal.to(device), targets.to(device)
@@ -117,6 +125,9 @@ def train_peak_detector(
         starts = torch.randint(0, signal.shape[1] - window + 1, (batch_size,), generator=generator)
         idx = starts.to(device)[:, None] + offsets  # (B, window)
         x = signal[:, idx].transpose(0, 1)  # (B, C, window)
+        if gain is not None:
+            u = torch.rand(batch_size, 1, 1, generator=generator).to(device)  # (B, 1, 1)
+            x = x * (gain[0] * (gain[1] / gain[0]) ** u)
         y = targets[idx].unsqueeze(1)  # (B, 1, window)
         loss = F.binary_cross_entropy_with_logits(model(x), y, pos_weight=weight)
         opt.zero_grad()
