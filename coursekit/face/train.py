@@ -153,7 +153,10 @@ def train_encoder(
                 n_trip = int(valid.sum())
             else:
                 a, p, n = mine_triplets(z, y, strategy, config.alpha, generator=generator)
-                tri = triplet_loss(z[a], z[p], z[n], config.alpha, reduction="mean")
+                # index_select, not z[a]: its backward (index_add) sums in a fixed order, while
+                # advanced indexing's (index_put, accumulate) depends on the CPU threads
+                za, zp, zn = (z.index_select(0, t) for t in (a, p, n))  # (T, E) each
+                tri = triplet_loss(za, zp, zn, config.alpha, reduction="mean")
                 n_trip = len(a)
             if aux is None:
                 aux_loss = torch.zeros((), device=dev)

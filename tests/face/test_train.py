@@ -47,6 +47,22 @@ def test_training_is_reproducible_and_continues_an_encoder():
     assert out is enc
 
 
+def test_mined_triplet_training_reproduces_with_two_threads():
+    # thousands of triplets gather the same few encodings: an advanced-indexing backward
+    # (index_put with accumulate) adds them up in a thread-dependent order on the CPU
+    ds = synthetic_faces(8, 6, 32, generator=torch.Generator().manual_seed(2))
+    cfg = dataclasses.replace(TINY, epochs=3, people_per_batch=8, images_per_person=6,
+                              strategy="all")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runs = [train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(5),
+                              progress=False)[1]["loss"] for _ in range(2)]
+    finally:
+        torch.set_num_threads(threads)
+    assert runs[0] == runs[1]
+
+
 def test_history_records_each_loss_term():
     ds = synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(2))
     cfg = dataclasses.replace(TINY, epochs=3, aux_loss="cosface", aux_weight=0.5)
