@@ -96,6 +96,7 @@ def test_dilation_and_odd_pooling():
     _check(net, (33, 30), dilated=True)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel lengths:UserWarning")
 def test_same_padding_and_rectangular_kernels():
     net = nn.Sequential(nn.Conv2d(1, 2, (3, 5), padding="same"), nn.Conv2d(2, 2, 4, padding="same"),
                         nn.Conv2d(2, 2, (2, 3), stride=(1, 2), padding=(0, 1)))
