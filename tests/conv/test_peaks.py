@@ -1,4 +1,5 @@
-"""train_peak_detector's amplitude augmentation (``gain``)."""
+"""R-peak targets, scoring, the detector's training on a synthetic ECG, and its amplitude
+augmentation (``gain``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from coursekit.conv import r_peak_targets, train_peak_detector
+from coursekit.conv import (
+    ECGPeakNet,
+    detect_r_peaks,
+    normalize_ecg,
+    peak_detection_scores,
+    r_peak_targets,
+    train_peak_detector,
+)
+from coursekit.data import synthetic_ecg
 
 LENGTH, WINDOW = 400, 50
 SIGNAL = torch.linspace(1.0, 2.0, LENGTH)  # a line: each crop tells its own start and scale
@@ -64,3 +73,33 @@ def test_fixed_gain_multiplies_exactly():
 def test_bad_gain(gain):
     with pytest.raises(ValueError, match="gain"):
         _windows(gain, steps=1)
+
+
+def test_peak_scores():
+    s = peak_detection_scores(np.array([5, 100, 103]), np.array([0, 100, 200]), tolerance=5)
+    assert (s["tp"], s["fp"], s["fn"]) == (2, 1, 1)
+    perfect = peak_detection_scores(np.arange(0, 1000, 100), np.arange(0, 1000, 100) + 3, tolerance=3)
+    assert perfect["f1"] == 1.0
+    assert peak_detection_scores(np.array([]), np.array([]), tolerance=3)["f1"] == 0.0
+
+
+def test_targets_peak_at_annotations():
+    t = r_peak_targets(100, np.array([10, 50, 99]))
+    assert t.shape == (100,) and t[10] == 1 and t[50] == 1 and t[99] == 1 and t[30] < 1e-3
+
+
+def test_peak_detector_learns_synthetic_ecg():
+    rec = synthetic_ecg(40.0, seed=5)
+    x = normalize_ecg(rec.signal)
+    peaks, _ = rec.beats()
+    model = ECGPeakNet(width=8)
+    g = torch.Generator().manual_seed(0)
+    split = 30 * rec.fs
+    hist = train_peak_detector(model, x[:, :split], r_peak_targets(x.shape[1], peaks)[:split],
+                               window=720, batch_size=8, num_steps=40, lr=1e-2, device="cpu",
+                               generator=g, progress=False)
+    assert hist["loss"][-1] < hist["loss"][0]
+    det, prob = detect_r_peaks(model, x[:, split:], fs=rec.fs, device="cpu")
+    assert prob.shape == (x.shape[1] - split,)
+    scores = peak_detection_scores(det, peaks[peaks >= split] - split, tolerance=18)
+    assert scores["f1"] > 0.8
