@@ -2,20 +2,46 @@
 
 :func:`atomic_write` writes to a temporary file in the target folder and moves it over the
 target in one step (``os.replace``), so a crash or a full disk leaves the old file intact and
-a reader never sees a partial one. Every writer in the package (images, face databases,
-encoders, student notebooks) goes through it.
+a reader never sees a partial one. The new file gets the permissions of the file it replaces,
+or the usual ones for a new file (0666 less the umask) rather than the temporary file's 0600.
+Every writer in the package (images, face databases, encoders, student notebooks) goes
+through it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 __all__ = ["atomic_write"]
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits ``path`` has, or a new file would get under the current umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask: read from /proc on Linux (setting it, the only portable way to
+    read it, briefly changes it for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 @contextlib.contextmanager
@@ -47,6 +73,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *,
     try:
         with os.fdopen(fd, mode, encoding=(encoding or "utf-8") if mode == "w" else None) as f:
             yield f
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
