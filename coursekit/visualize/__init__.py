@@ -8,7 +8,6 @@ from coursekit.visualize.maximize import (
     fourier_image,
 )
 from coursekit.visualize.patches import (
-    TopPatches,
     top_activating_patches,
     top_patches_by_layer,
 )
@@ -25,6 +24,7 @@ from coursekit.visualize.receptive_fields import (
     layer_specs,
     receptive_fields,
 )
+from coursekit.visualize.top_patches import TopPatches
 from coursekit.visualize.vgg_fields import vgg19_layer_specs, vgg19_receptive_fields
 
 __all__ = [

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from coursekit.visualize.patches import TopPatches
+from coursekit.visualize.top_patches import TopPatches
 
 __all__ = ["GREY_CANVAS", "first_layer_filters", "image_grid", "plot_filters", "plot_top_patches"]
 

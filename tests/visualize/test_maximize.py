@@ -43,7 +43,7 @@ def test_center_objective_sequential_grey_input_leaves_weights_alone():
         torch.testing.assert_close(v, before[k])  # BN running stats untouched (eval mode)
     net.eval()
     with torch.no_grad():
-        centre = lambda x: float(layer_activations(net, x[None], ["4"])["4"][0, 2, 5, 4])  # noqa: E731
+        centre = lambda x: float(layer_activations(net, x[None], ["4"])["4"][0, 2, 5, 4].detach())  # noqa: E731
     assert centre(img) > centre(torch.full((1, 20, 16), 0.5))
 
 
