@@ -27,10 +27,13 @@ def _sha256(path: Path) -> str:
 
 def _example_files(enroll: str | None = None) -> tuple[str, str, str]:
     """For the examples: ``(db, image, model)`` paths in a new temporary folder (an untrained
-    8-d encoder, one random 64-px photo; ``enroll``: a person enrolled with that photo)."""
+    8-d encoder, one random 64-px photo; ``enroll``: a person enrolled with that photo). The
+    folder is removed when the interpreter exits."""
+    import atexit
     import contextlib
     import io
     import os
+    import shutil
     import tempfile
 
     import numpy as np
@@ -40,6 +43,7 @@ def _example_files(enroll: str | None = None) -> tuple[str, str, str]:
     from coursekit.face.encoder import FaceEncoder, save_encoder
 
     tmp = tempfile.mkdtemp(prefix="coursekit-example-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     model = str(save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), os.path.join(tmp, "m.pt")))
     db, img = os.path.join(tmp, "people.npz"), os.path.join(tmp, "photo.png")
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(img)
