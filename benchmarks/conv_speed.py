@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from timing import median_seconds
+from timing import median_seconds, steady_allocator
 
 from coursekit.conv import convnd, convnd_naive
 
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/RESULTS_conv.md")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
+    steady = steady_allocator()
     g = torch.Generator().manual_seed(0)
     load_start = os.getloadavg()[0]
     rows = []
@@ -92,11 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, float32, median of {args.repeats} runs, convnd and torch "
         f"timed alternately. Load average {load_start:.1f} at the start and {load_end:.1f} at the end "
-        f"on {os.cpu_count()} cores shared with other jobs: absolute times are inflated and noisy, "
-        "the ratios matter (medians; the best-run ratios compare the fastest runs). convnd's many "
-        "thin matrix products are memory-bound, so other jobs' "
-        "memory traffic slows it more than torch's direct convolution. The first VolumeNet block has "
-        "one input channel, where torch has a fast special path.",
+        f"on {os.cpu_count()} cores (the ratios matter; the best-run ratios compare the fastest runs). "
+        + ("glibc's allocator keeps freed memory (`timing.steady_allocator`), so neither side pays "
+           "page faults for fresh output buffers. " if steady else "")
+        + "The first VolumeNet block has one input channel, where torch has a fast special path.",
         "",
         "| shape | x | weight | options | convnd fwd (ms) | torch fwd (ms) | ratio fwd | ratio fwd+bwd "
         "| best-run ratio fwd | best-run ratio fwd+bwd | max abs err |",

@@ -12,8 +12,12 @@ input, which holds the input values that tap meets at every output position. Str
 handled by first splitting the input into its stride phases (space-to-depth), after which every
 tap's view is one contiguous window (details in :mod:`coursekit.conv._taps`); with one to three
 input channels per group the windows are instead copied into columns (*im2col*) for one product,
-as a product per tap would be a thin outer product. The same
-code serves 1-D signals, 2-D images and 3-D volumes. The backward pass is written out with the
+as a product per tap would be a thin outer product. On the CPU, with one group and at least four
+input channels, the forward pass gathers *im2col rows* instead, one row of receptive-field values
+per output position, and multiplies them by the filters in one product per few-MiB chunk
+(:mod:`coursekit.conv._rows`; the result is then in channels-last memory order, as oneDNN's own
+convolutions return it for channels-last inputs). The same code serves 1-D signals, 2-D images
+and 3-D volumes. The backward pass is written out with the
 same windows: :math:`\\partial W_t = \\partial y \\cdot \\mathrm{window}_t^T` and
 :math:`\\partial\\,\\mathrm{window}_t \\mathrel{+}= W_t^T \\partial y` (a transposed convolution,
 each tap's gradient added back onto the input positions it read); a double backward (for
@@ -28,6 +32,7 @@ import math
 import torch
 from torch import nn
 
+from coursekit.conv._rows import rows_forward, use_rows
 from coursekit.conv._taps import phase_merge, phase_split, tap_table, taps_backward, taps_forward
 from coursekit.conv.shapes import IntOrTuple, _as_tuple, conv_output_shape
 
@@ -91,22 +96,25 @@ class _TapsConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, strides, pads, dils, groups):
         out_sizes = conv_output_shape(tuple(x.shape[2:]), tuple(weight.shape[2:]), strides, pads, dils)
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (strides, pads, dils, groups, out_sizes)
+        if use_rows(x, weight, groups):  # CPU: im2col rows and one product per chunk
+            return rows_forward(x, weight, strides, pads, dils, groups, out_sizes)
         phases, q = phase_split(x, pads, strides)  # (B, C, P, Q)
         taps, m, q_strides = tap_table(weight.shape[2:], strides, dils, q, out_sizes)
         y_flat = taps_forward(phases, weight, taps, m, groups)  # (B, C_out, m)
-        ctx.save_for_backward(x, weight, phases)
-        ctx.conf = (strides, pads, dils, groups, q, taps, m, q_strides, out_sizes)
         return _unflatten(y_flat, out_sizes, q_strides).contiguous()
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight, phases = ctx.saved_tensors
-        strides, pads, dils, groups, q, taps, m, q_strides, out_sizes = ctx.conf
+        x, weight = ctx.saved_tensors
+        strides, pads, dils, groups, out_sizes = ctx.conf
         need_x, need_w = ctx.needs_input_grad[:2]
+        phases, q = phase_split(x, pads, strides)  # (B, C, P, Q)
+        taps, m, q_strides = tap_table(weight.shape[2:], strides, dils, q, out_sizes)
         if torch.is_grad_enabled():  # create_graph=True: a backward that is itself differentiable
             inputs = [t for t, need in ((x, need_x), (weight, need_w)) if need]
-            y = _unflatten(taps_forward(phase_split(x, pads, strides)[0], weight, taps, m, groups),
-                           out_sizes, q_strides)
+            y = _unflatten(taps_forward(phases, weight, taps, m, groups), out_sizes, q_strides)
             grads = iter(torch.autograd.grad(y, inputs, grad_out, create_graph=True))
             return (next(grads) if need_x else None, next(grads) if need_w else None,
                     None, None, None, None)
@@ -132,7 +140,7 @@ def convnd(
     dilation: IntOrTuple = 1,
     groups: int = 1,
 ) -> torch.Tensor:
-    """1-D, 2-D or 3-D convolution (cross-correlation) from strided views, a matrix product per tap.
+    """1-D, 2-D or 3-D convolution (cross-correlation) from strided views and matrix products.
 
     Equal to ``torch.nn.functional.conv1d/conv2d/conv3d`` with the same arguments, within
     floating-point tolerance, and differentiable.
@@ -147,7 +155,8 @@ def convnd(
         groups: split channels into this many independent groups.
 
     Returns:
-        (B, C_out, *S_out) with ``S_out`` given by :func:`conv_output_shape`.
+        (B, C_out, *S_out) with ``S_out`` given by :func:`conv_output_shape`; on the CPU with
+        one group and ``C >= 4`` in channels-last memory order (``.contiguous()`` gives NC...).
 
     Raises:
         ValueError: wrong rank, channel mismatch, groups not dividing the channels, bad bias
