@@ -96,3 +96,18 @@ def test_convnd_rows_path_gradients(n_dims):
     torch.testing.assert_close(torch.autograd.grad(y, (x, w), grad), torch.autograd.grad(y_ref, (x, w), grad))
     small = (x[:1, :, :3].detach().clone().requires_grad_(), w[:2].detach().clone().requires_grad_())
     assert torch.autograd.gradcheck(lambda a, b: convnd(a, b, padding=1), small)
+
+
+@pytest.mark.parametrize("layout", ["sliced", "channels_last", "transposed"])
+@pytest.mark.parametrize("padding", [0, 1])
+def test_rows_path_any_input_strides(layout, padding):
+    """Without padding the row table is the input itself, viewed channels-last: any strides work."""
+    g = torch.Generator().manual_seed(4)
+    base = torch.randn(3, 10, 9, 8, generator=g)
+    x = {"sliced": base[1:, 2:, 1:, ::2],
+         "channels_last": base.contiguous(memory_format=torch.channels_last),
+         "transposed": base.transpose(2, 3)}[layout]
+    w = torch.randn(5, x.shape[1], 3, 2, generator=g)
+    assert rows.use_rows(x, w, 1)
+    torch.testing.assert_close(convnd(x, w, padding=padding), F.conv2d(x, w, padding=padding),
+                               rtol=1e-4, atol=1e-4)
