@@ -111,3 +111,30 @@ def test_rows_path_any_input_strides(layout, padding):
     assert rows.use_rows(x, w, 1)
     torch.testing.assert_close(convnd(x, w, padding=padding), F.conv2d(x, w, padding=padding),
                                rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n_dims", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(6))
+def test_rows_path_random_shapes_and_gradients(n_dims, seed):
+    """Random strides, paddings, dilations and batch sizes with 4-7 input channels (the rows path):
+    values and both gradients equal torch's."""
+    g = torch.Generator().manual_seed(1000 * n_dims + seed)
+
+    def ri(lo, hi):
+        return int(torch.randint(lo, hi + 1, (1,), generator=g))
+
+    kernel = tuple(ri(1, 3) for _ in range(n_dims))
+    kw = dict(stride=tuple(ri(1, 3) for _ in range(n_dims)), padding=tuple(ri(0, 2) for _ in range(n_dims)),
+              dilation=tuple(ri(1, 2) for _ in range(n_dims)))
+    size = tuple(ri(max(1, d * (k - 1) + 1 - 2 * p), 9 if n_dims < 3 else 6)
+                 for k, p, d in zip(kernel, kw["padding"], kw["dilation"]))
+    x = torch.randn(ri(1, 3), ri(4, 7), *size, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(ri(1, 5), x.shape[1], *kernel, generator=g, dtype=torch.float64, requires_grad=True)
+    assert rows.use_rows(x, w, 1)
+    y, y_ref = convnd(x, w, **kw), TORCH_CONV[n_dims](x, w, **kw)
+    torch.testing.assert_close(y, y_ref)
+    grad = torch.randn(y.shape, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(torch.autograd.grad(y, (x, w), grad), torch.autograd.grad(y_ref, (x, w), grad))
+    x32, w32 = x.detach().float(), w.detach().float()  # float32: oneDNN's product
+    torch.testing.assert_close(convnd(x32, w32, **kw), TORCH_CONV[n_dims](x32, w32, **kw),
+                               rtol=1e-4, atol=1e-4)
