@@ -89,9 +89,9 @@ def _check_conv_args(
 
 
 class _TapsConv(torch.autograd.Function):
-    """``convnd`` without bias, as a sum over kernel taps (see :mod:`coursekit.conv._taps`), with
-    an explicit backward; differentiating that backward again (double backward) re-runs the
-    forward under autograd."""
+    """``convnd`` without bias: the forward as im2col rows (:mod:`coursekit.conv._rows`, on the CPU)
+    or as a sum over kernel taps (:mod:`coursekit.conv._taps`), the backward over the taps;
+    differentiating that backward again (double backward) re-runs the tap forward under autograd."""
 
     @staticmethod
     def forward(ctx, x, weight, strides, pads, dils, groups):
