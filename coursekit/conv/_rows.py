@@ -44,7 +44,10 @@ def _product(cols: torch.Tensor, w_rows: torch.Tensor) -> torch.Tensor:
     mkldnn = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
     if (mkldnn is not None and cols.device.type == "cpu" and torch.backends.mkldnn.is_available()
             and cols.dtype in (torch.float32, torch.bfloat16)):
-        return mkldnn(cols, w_rows, None, "none", [], "")
+        try:
+            return mkldnn(cols, w_rows, None, "none", [], "")
+        except (RuntimeError, NotImplementedError):  # a build or CPU without that kernel
+            pass
     return cols @ w_rows.t()
 
 

@@ -138,3 +138,13 @@ def test_rows_path_random_shapes_and_gradients(n_dims, seed):
     x32, w32 = x.detach().float(), w.detach().float()  # float32: oneDNN's product
     torch.testing.assert_close(convnd(x32, w32, **kw), TORCH_CONV[n_dims](x32, w32, **kw),
                                rtol=1e-4, atol=1e-4)
+
+
+def test_product_falls_back_to_matmul(monkeypatch):
+    """Where oneDNN's kernel is missing or refuses, the product is ``@``."""
+    def refuse(*args):
+        raise RuntimeError("no such kernel here")
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", refuse, raising=False)
+    cols, w = torch.randn(7, 12), torch.randn(3, 12)
+    torch.testing.assert_close(rows._product(cols, w), cols @ w.t())
