@@ -99,7 +99,7 @@ def rows_forward(x: torch.Tensor, weight: torch.Tensor, strides, pads, dils, gro
     w_rows = weight.reshape(groups, o_g, c_g, n_taps).transpose(2, 3).reshape(groups, o_g, n_taps * c_g)
     n_pos = grid.shape[0]
     y = x.new_empty(groups, b * n_pos, o_g)  # channels last, one block per group
-    step = max(1, _CHUNK_BYTES // (n_taps * c_g * x.element_size()))  # rows per product
+    step = min(b * n_pos, max(1, _CHUNK_BYTES // (n_taps * c_g * x.element_size())))  # rows/product
     idx = starts.new_empty(step, starts.numel())  # reused buffers: fresh ones cost page faults
     cols = x.new_empty(step * starts.numel(), run * c_g)
     samples = torch.arange(b, device=x.device).view(-1, 1, 1) * (groups * n_phases * big_q)

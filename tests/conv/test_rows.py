@@ -98,7 +98,7 @@ def test_convnd_rows_path_gradients(n_dims):
     assert torch.autograd.gradcheck(lambda a, b: convnd(a, b, padding=1), small)
 
 
-@pytest.mark.parametrize("layout", ["sliced", "channels_last", "transposed"])
+@pytest.mark.parametrize("layout", ["sliced", "channels_last", "channels_last_offset", "transposed"])
 @pytest.mark.parametrize("padding", [0, 1])
 def test_rows_path_any_input_strides(layout, padding):
     """Without padding the row table is the input itself, viewed channels-last: any strides work."""
@@ -106,6 +106,7 @@ def test_rows_path_any_input_strides(layout, padding):
     base = torch.randn(3, 10, 9, 8, generator=g)
     x = {"sliced": base[1:, 2:, 1:, ::2],
          "channels_last": base.contiguous(memory_format=torch.channels_last),
+         "channels_last_offset": base.contiguous(memory_format=torch.channels_last)[1:],
          "transposed": base.transpose(2, 3)}[layout]
     w = torch.randn(5, x.shape[1], 3, 2, generator=g)
     assert rows.use_rows(x, w, 1)
