@@ -68,6 +68,22 @@ def _check_rgb(image: Tensor, name: str) -> Tensor:
     return image
 
 
+def _record_clamped_step(opt: torch.optim.LBFGS, G: Tensor, before: Tensor) -> None:
+    """Make L-BFGS's last step the one G really took, after the clamp to [0, 1].
+
+    L-BFGS builds its curvature pairs from ``s = t * d``, the step it proposed; the clamp then
+    moves G elsewhere, so ``s`` and the gradient change ``y`` disagree and the inverse-Hessian
+    estimate goes wrong. At 256 px from noise, 300 steps, J then rose on 52 steps, to 3x its
+    minimum, and ended 10% above it; with the true step it fell on all but one step and ended
+    lower (benchmarks/RESULTS_style.md). ``G``: the parameter after the clamp; ``before``: a copy
+    of it before the step.
+    """
+    state = opt.state[G]
+    if "d" in state:
+        state["d"] = (G.detach() - before).flatten()  # the next pair uses s = t * d
+        state["t"] = 1.0
+
+
 def _closure(opt: torch.optim.Optimizer, objective: _Objective, G: Tensor, terms: dict):
     """One forward and backward pass; the cost terms land in ``terms``."""
 
@@ -215,9 +231,12 @@ def style_transfer(
         terms: dict[str, float] = {}
         closure = _closure(opt, objective, G, terms)
         for _ in range(config.num_steps):
+            before = G.detach().clone() if config.optimizer == "lbfgs" else None
             opt.step(closure)
             with torch.no_grad():
                 G.clamp_(0.0, 1.0)
+            if before is not None:
+                _record_clamped_step(opt, G, before)
             step += 1
             for key in history:
                 if key in terms:

@@ -144,3 +144,30 @@ def test_bfloat16_precision_needs_a_module():
     with pytest.raises(ValueError, match="VGG19Features extractor"):
         style_transfer(_image(0), _image(1), _cfg(precision="bfloat16"),
                        extractor=lambda image, layers: {}, progress=False)
+
+
+
+def test_lbfgs_records_the_clamped_step():
+    """After the clamp, L-BFGS's next curvature pair uses the step G really took."""
+    from coursekit.style.transfer import _record_clamped_step
+
+    G = torch.full((4,), 0.9, requires_grad=True)
+    opt = torch.optim.LBFGS([G], max_iter=1)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((G - torch.tensor([2.0, -1.0, 0.5, 0.8])) ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        before = G.detach().clone()
+        opt.step(closure)
+        proposed = opt.state[G]["d"] * opt.state[G]["t"]
+        with torch.no_grad():
+            G.clamp_(0.0, 1.0)
+        _record_clamped_step(opt, G, before)
+        state = opt.state[G]
+        torch.testing.assert_close(state["d"] * state["t"], G.detach() - before)
+    assert not torch.allclose(proposed, G.detach() - before)  # the clamp did change the step
+    torch.testing.assert_close(G.detach(), torch.tensor([1.0, 0.0, 0.5, 0.8]))
