@@ -4,9 +4,8 @@ below are kept on purpose: each one is a mistake students make."""
 
 from __future__ import annotations
 
-import pytest
 import torch
-from check_helpers import assert_catches, run
+from check_helpers import check_tests
 
 from coursekit.exercises import check_chi2_features, check_triplet_loss
 
@@ -41,14 +40,6 @@ WRONG_TRIPLETS = {
 }
 
 
-def test_triplet_loss_passes_reference(capsys):
-    assert run(check_triplet_loss, triplet_loss, capsys) == (
-        True, "check_triplet_loss: all 6 cases passed")
-
-
-@pytest.mark.parametrize("mistake", sorted(WRONG_TRIPLETS))
-def test_triplet_loss_catches_mistake(mistake, capsys):
-    assert_catches(check_triplet_loss, *WRONG_TRIPLETS[mistake], capsys)
 
 
 # ----------------------------------------------------------------------------- chi2_features
@@ -68,11 +59,7 @@ WRONG_CHI2 = {
 }
 
 
-def test_chi2_features_passes_reference(capsys):
-    assert run(check_chi2_features, chi2_features, capsys) == (
-        True, "check_chi2_features: all 5 cases passed")
-
-
-@pytest.mark.parametrize("mistake", sorted(WRONG_CHI2))
-def test_chi2_features_catches_mistake(mistake, capsys):
-    assert_catches(check_chi2_features, *WRONG_CHI2[mistake], capsys)
+test_passes_reference, test_catches_mistake = check_tests(
+    (check_triplet_loss, triplet_loss, 6, WRONG_TRIPLETS),
+    (check_chi2_features, chi2_features, 5, WRONG_CHI2),
+)

@@ -3,9 +3,8 @@ with its own hint. The wrong implementations below are kept on purpose."""
 
 from __future__ import annotations
 
-import pytest
 import torch
-from check_helpers import assert_catches, run
+from check_helpers import check_tests
 
 from coursekit.exercises import (
     check_content_cost,
@@ -42,14 +41,6 @@ WRONG_VGG = {
 }
 
 
-def test_vgg_preprocess_passes_reference(capsys):
-    assert run(check_vgg_preprocess, vgg_preprocess, capsys) == (
-        True, "check_vgg_preprocess: all 5 cases passed")
-
-
-@pytest.mark.parametrize("mistake", sorted(WRONG_VGG))
-def test_vgg_preprocess_catches_mistake(mistake, capsys):
-    assert_catches(check_vgg_preprocess, *WRONG_VGG[mistake], capsys)
 
 
 # ----------------------------------------------------------------------------- total_cost
@@ -66,13 +57,6 @@ WRONG_TOTAL = {
 }
 
 
-def test_total_cost_passes_reference(capsys):
-    assert run(check_total_cost, total_cost, capsys) == (True, "check_total_cost: all 5 cases passed")
-
-
-@pytest.mark.parametrize("mistake", sorted(WRONG_TOTAL))
-def test_total_cost_catches_mistake(mistake, capsys):
-    assert_catches(check_total_cost, *WRONG_TOTAL[mistake], capsys)
 
 
 # ----------------------------------------------------------------------------- content_cost
@@ -92,11 +76,8 @@ WRONG_CONTENT = {
 }
 
 
-def test_content_cost_passes_reference(capsys):
-    assert run(check_content_cost, content_cost, capsys) == (
-        True, "check_content_cost: all 5 cases passed")
-
-
-@pytest.mark.parametrize("mistake", sorted(WRONG_CONTENT))
-def test_content_cost_catches_mistake(mistake, capsys):
-    assert_catches(check_content_cost, *WRONG_CONTENT[mistake], capsys)
+test_passes_reference, test_catches_mistake = check_tests(
+    (check_vgg_preprocess, vgg_preprocess, 5, WRONG_VGG),
+    (check_total_cost, total_cost, 5, WRONG_TOTAL),
+    (check_content_cost, content_cost, 5, WRONG_CONTENT),
+)
