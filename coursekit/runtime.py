@@ -7,6 +7,15 @@
   ``COURSEKIT_BUDGET=cpu|gpu`` overrides the choice.
 * :func:`native_bfloat16` says whether a device computes in bfloat16 natively (the fast path of
   ``TransferConfig(precision="bfloat16")``).
+* :func:`precision_policy` reports the float32 precision torch uses on CUDA.
+
+**TF32 policy.** coursekit never changes torch's global precision switches (as it never changes
+any global state). With torch's defaults on an Ampere-or-later GPU, cuDNN *convolutions* in
+float32 may run in TF32 (10-bit mantissa, relative error about 1e-3), while float32 *matrix
+products* stay IEEE float32. So on CUDA a float32 convolution agrees with the CPU's to about
+1e-3 relative, not 1e-6; the library's results (costs, encodings, accuracies) are insensitive to
+that. A user who wants IEEE float32 everywhere sets ``torch.backends.cudnn.allow_tf32 = False``;
+the test suite does so for its exact comparisons (``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["Budget", "get_budget", "get_device", "native_bfloat16", "seed_everything"]
+__all__ = ["Budget", "get_budget", "get_device", "native_bfloat16", "precision_policy", "seed_everything"]
 
 T = TypeVar("T")
 _BUDGETS = ("cpu", "gpu")
@@ -171,3 +180,24 @@ def native_bfloat16(device: str | torch.device | None = None, *, cpuinfo: str = 
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def precision_policy() -> dict[str, bool | str]:
+    """The float32 precision torch uses now on CUDA (see the module's TF32 policy).
+
+    Returns:
+        ``{"cudnn_conv_tf32": bool, "matmul_tf32": bool, "float32_matmul_precision": str}``:
+        whether cuDNN convolutions and cuBLAS matrix products may use TF32 for float32 inputs,
+        and torch's float32 matrix-product precision (``"highest"`` = IEEE float32). coursekit
+        reads these switches and never sets them.
+
+    Example:
+        >>> policy = precision_policy()
+        >>> sorted(policy)
+        ['cudnn_conv_tf32', 'float32_matmul_precision', 'matmul_tf32']
+    """
+    return {
+        "cudnn_conv_tf32": bool(torch.backends.cudnn.allow_tf32),
+        "matmul_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+    }

@@ -18,6 +18,18 @@ def device(request) -> torch.device:
     return torch.device(request.param)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def ieee_float32_on_cuda():
+    """The tests compare float32 results across devices at float32 tolerances, so on CUDA they
+    turn TF32 off for convolutions and matrix products (torch lets cuDNN convolutions use TF32
+    by default; see the TF32 policy in ``coursekit.runtime``). The library itself never sets
+    these switches; the previous values are restored after the session."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 @pytest.fixture(params=[torch.float32, torch.float64], ids=["f32", "f64"])
 def dtype(request) -> torch.dtype:
     return request.param

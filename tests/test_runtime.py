@@ -81,3 +81,20 @@ def test_native_bfloat16_reads_the_cpu_flags(tmp_path):
         info.write_text(f"processor\t: 0\nflags\t\t: {flags}\nbugs\t\t: none\n")
         assert native_bfloat16("cpu", cpuinfo=str(info)) is expected
     assert native_bfloat16("cpu", cpuinfo=str(tmp_path / "missing")) is False
+
+
+class TestPrecisionPolicy:
+    def test_reports_the_switches_and_changes_none(self):
+        from coursekit.runtime import precision_policy
+
+        saved = torch.backends.cudnn.allow_tf32
+        try:
+            torch.backends.cudnn.allow_tf32 = True
+            assert precision_policy()["cudnn_conv_tf32"] is True
+            torch.backends.cudnn.allow_tf32 = False
+            policy = precision_policy()
+            assert policy["cudnn_conv_tf32"] is False
+            assert torch.backends.cudnn.allow_tf32 is False  # read, never set
+            assert policy["float32_matmul_precision"] == torch.get_float32_matmul_precision()
+        finally:
+            torch.backends.cudnn.allow_tf32 = saved
