@@ -3,6 +3,8 @@
 * :func:`load_image` returns a float RGB tensor ``(3, H, W)`` in [0, 1] for any file Pillow
   reads (EXIF orientation honoured; grayscale, 16-bit, palette and RGBA converted), and refuses
   missing, corrupt or oversized files (decompression bombs) with one error naming the file.
+* :func:`resize_image` resizes an image tensor (the longer side to ``N`` pixels, or to exactly
+  ``(H, W)``), and :func:`fit_size` computes the size it would have.
 * :func:`save_image` writes atomically (temporary file, then ``os.replace``) and refuses to
   write over the images it is told to protect, such as a command's inputs.
 * :func:`show_images` draws a row or grid of images and returns the Figure.
@@ -18,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from coursekit.files import atomic_write
 
-__all__ = ["MAX_PIXELS", "load_image", "save_image", "show_images", "to_numpy_image"]
+__all__ = ["MAX_PIXELS", "fit_size", "load_image", "resize_image", "save_image", "show_images",
+           "to_numpy_image"]
 
 MAX_PIXELS = 64_000_000
 """Largest image (width x height) :func:`load_image` opens by default: 8000 x 8000."""
@@ -46,6 +50,59 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
         img = Image.alpha_composite(white, img)  # transparent pixels show as white
     img = img.convert("RGB")
     return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def fit_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """The ``(H, W)`` of a ``height`` x ``width`` image resized so that its longer side is
+    ``size`` pixels, keeping the aspect ratio (each side at least 1 pixel).
+
+    Example:
+        >>> fit_size(300, 400, 200)
+        (150, 200)
+        >>> fit_size(1000, 1, 10)
+        (10, 1)
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_image(image: torch.Tensor, size: int | tuple[int, int] | None) -> torch.Tensor:
+    """Resize an image tensor with antialiased bilinear interpolation, values kept in [0, 1].
+
+    Args:
+        image: ``(C, H, W)``.
+        size: ``None`` returns ``image`` itself; an int resizes so the longer side is ``size``
+            pixels (:func:`fit_size`); ``(H, W)`` resizes to exactly that size.
+
+    Returns:
+        ``(C, H', W')`` on ``image``'s device and dtype (``image`` itself when the size is
+        unchanged).
+
+    Example:
+        >>> resize_image(torch.rand(3, 30, 40), 20).shape
+        torch.Size([3, 15, 20])
+        >>> resize_image(torch.rand(3, 30, 40), (8, 8)).shape
+        torch.Size([3, 8, 8])
+    """
+    if image.ndim != 3:
+        raise ValueError(f"expected an image (C, H, W), got shape {tuple(image.shape)}")
+    if size is None:
+        return image
+    h, w = image.shape[-2:]
+    if isinstance(size, int) and not isinstance(size, bool):
+        out = fit_size(h, w, size)
+    else:
+        ok = isinstance(size, (tuple, list)) and len(size) == 2 and all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)
+        if not ok:
+            raise ValueError(f"size must be a positive int or (H, W), got {size!r}")
+        out = (int(size[0]), int(size[1]))
+    if out == (h, w):
+        return image
+    x = F.interpolate(image[None], size=out, mode="bilinear", antialias=True, align_corners=False)
+    return x[0].clamp(0.0, 1.0)  # (C, H', W')
 
 
 def load_image(
@@ -104,8 +161,7 @@ def load_image(
                 img.load()
                 if size is not None:
                     if isinstance(size, int):
-                        scale = size / max(img.size)
-                        new = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
+                        new = fit_size(img.size[1], img.size[0], size)[::-1]  # PIL: (W, H)
                     else:
                         new = (size[1], size[0])
                     if img.mode not in ("RGB", "RGBA", "L", "LA"):

@@ -1,6 +1,7 @@
 """Devices, seeding and the compute budget shared by every notebook and command.
 
 * :func:`get_device` picks cuda, then mps, then cpu (``"auto"``), or checks an explicit choice.
+* :func:`module_device` says which device a model's tensors are on.
 * :func:`seed_everything` seeds ``random``, NumPy and torch and returns a ``torch.Generator``.
 * :func:`get_budget` says how much work a notebook may do: ``"cpu"`` sizes keep each notebook
   within 90 s on a 2-core CPU; ``"gpu"`` sizes are used automatically on an accelerator.
@@ -28,7 +29,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["Budget", "get_budget", "get_device", "native_bfloat16", "precision_policy", "seed_everything"]
+__all__ = ["Budget", "get_budget", "get_device", "module_device", "native_bfloat16", "precision_policy",
+           "seed_everything"]
 
 T = TypeVar("T")
 _BUDGETS = ("cpu", "gpu")
@@ -71,6 +73,27 @@ def get_device(device: str | torch.device | None = "auto") -> torch.device:
         if mps is None or not mps.is_available():
             raise ValueError(f"device {device!r} was asked for but MPS is not available here")
     return dev
+
+
+def module_device(model: object, default: torch.device | None = None) -> torch.device | None:
+    """The device of ``model``'s first parameter or buffer: where a model runs.
+
+    Args:
+        model: an ``nn.Module`` (anything else, e.g. a plain function, has no device).
+        default: returned when ``model`` holds no tensors.
+
+    Example:
+        >>> module_device(torch.nn.Linear(2, 2))
+        device(type='cpu')
+        >>> module_device(torch.nn.ReLU(), default=torch.device("cpu"))
+        device(type='cpu')
+        >>> module_device(len) is None
+        True
+    """
+    if isinstance(model, torch.nn.Module):
+        for tensor in (*model.parameters(), *model.buffers()):
+            return tensor.device
+    return default
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:

@@ -8,7 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from coursekit.images import load_image, save_image, show_images, to_numpy_image
+from coursekit.images import (
+    fit_size,
+    load_image,
+    resize_image,
+    save_image,
+    show_images,
+    to_numpy_image,
+)
 
 
 def _png_header_only(path, width, height):
@@ -188,3 +195,23 @@ class TestShowImages:
         assert to_numpy_image(torch.rand(1, 4, 5)).shape == (4, 5)
         with pytest.raises(ValueError):
             to_numpy_image(torch.rand(2, 3, 4, 5))
+
+
+def test_fit_size_and_resize_image_agree_with_load_image(tmp_path):
+    p = tmp_path / "wide.png"
+    Image.new("RGB", (301, 117), (10, 200, 30)).save(p)
+    for size in (1, 7, 64, 300, 600):
+        h, w = fit_size(117, 301, size)
+        assert max(h, w) == size and load_image(p, size=size).shape[-2:] == (h, w)
+        assert resize_image(load_image(p), size).shape == (3, h, w)
+    x = torch.rand(3, 5, 6)
+    assert resize_image(x, None) is x and resize_image(x, 6) is x
+    assert resize_image(x, (2, 9)).shape == (3, 2, 9)
+    y = resize_image(torch.rand(3, 40, 40) * 3 - 1, 13)
+    assert y.min() >= 0 and y.max() <= 1
+
+
+@pytest.mark.parametrize("size", [0, -3, 2.5, True, (4,), (0, 4), "8"])
+def test_resize_image_bad_size(size):
+    with pytest.raises(ValueError, match="size"):
+        resize_image(torch.rand(3, 4, 4), size)

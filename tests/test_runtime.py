@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from coursekit.runtime import Budget, get_budget, get_device, seed_everything
+from coursekit.runtime import Budget, get_budget, get_device, module_device, seed_everything
 
 
 class TestGetDevice:
@@ -98,3 +98,11 @@ class TestPrecisionPolicy:
             assert policy["float32_matmul_precision"] == torch.get_float32_matmul_precision()
         finally:
             torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_module_device():
+    assert module_device(torch.nn.Linear(1, 1)) == torch.device("cpu")
+    bn = torch.nn.BatchNorm1d(2, affine=False)  # buffers only
+    assert module_device(bn) == torch.device("cpu")
+    assert module_device(torch.nn.Identity()) is None
+    assert module_device(lambda x: x, default=torch.device("cpu")) == torch.device("cpu")

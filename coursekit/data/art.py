@@ -16,10 +16,10 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from coursekit.data.photos import ImageSet, _resize, _select
+from coursekit.data.photos import ImageSet, _select
 from coursekit.data.procedural_art import kandinsky_shapes, stained_glass, starry_swirls
 from coursekit.data.sources import resolve
-from coursekit.images import load_image
+from coursekit.images import load_image, resize_image
 
 __all__ = ["ARTWORKS", "artworks"]
 
@@ -92,7 +92,7 @@ def artworks(size: int | tuple[int, int] | None = None, *, names: list[str] | No
             fetch=None,
             synthetic=synthetic,
         )
-        images[name] = _resize(image, size) if source == "synthetic" else image
+        images[name] = resize_image(image, size) if source == "synthetic" else image
         sources[name] = source
         if source == "local":
             titles[name] = f"{info['title']} ({info['artist']}, {info['year']})"

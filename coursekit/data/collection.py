@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from coursekit.data.photos import PHOTOS, _resize, sample_photos
+from coursekit.data.photos import PHOTOS, sample_photos
+from coursekit.images import resize_image
 
 __all__ = ["COLLECTION_IMAGES", "PatchCollection", "patch_collection"]
 
@@ -151,7 +152,7 @@ def _base_images(art_side: int) -> tuple[dict[str, Tensor], dict[str, str], list
     images = {n: photos[n] for n in photos if photos.sources[n] == "local"}
     missing = [n for n in photos if photos.sources[n] != "local"]
     sk, sk_missing = _skimage_images()
-    images.update({n: _resize(t, _MAX_SIDE) if max(t.shape[-2:]) > _MAX_SIDE else t
+    images.update({n: resize_image(t, _MAX_SIDE) if max(t.shape[-2:]) > _MAX_SIDE else t
                    for n, t in sk.items()})
     missing += sk_missing
     sources = dict.fromkeys(images, "local")

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from coursekit.data.sources import announce
+from coursekit.images import resize_image
 
 __all__ = ["PHOTOS", "ImageSet", "sample_photos", "synthetic_photo"]
 
@@ -75,26 +75,6 @@ class ImageSet(Mapping[str, Tensor]):
 
     def __len__(self) -> int:
         return len(self.images)
-
-
-def _resize(image: Tensor, size: int | tuple[int, int] | None) -> Tensor:
-    """``(3, H, W)`` -> resized like :func:`coursekit.images.load_image` (int: longer side)."""
-    if size is None:
-        return image
-    h, w = image.shape[-2:]
-    if isinstance(size, int):
-        if size < 1:
-            raise ValueError(f"size must be positive, got {size}")
-        scale = size / max(h, w)
-        out = (max(1, round(h * scale)), max(1, round(w * scale)))
-    else:
-        out = (int(size[0]), int(size[1]))
-        if min(out) < 1:
-            raise ValueError(f"size must be positive, got {size}")
-    if out == (h, w):
-        return image
-    x = F.interpolate(image[None], size=out, mode="bilinear", antialias=True, align_corners=False)
-    return x[0].clamp(0.0, 1.0)
 
 
 def _select(names: list[str] | None, table: Mapping[str, object], what: str) -> list[str]:
@@ -198,7 +178,7 @@ def sample_photos(size: int | tuple[int, int] | None = None, *, names: list[str]
             announce(name, f"using the synthetic fallback ({info['package']} could not provide it: "
                            f"{type(err).__name__})")
             image, source = synthetic_photo(generator=torch.Generator().manual_seed(i)), "synthetic"
-        images[name] = _resize(image, size)
+        images[name] = resize_image(image, size)
         sources[name] = source
         titles[name] = info["title"] if source == "local" else f"{name} (synthetic)"
     return ImageSet(images, sources, titles)

@@ -20,6 +20,8 @@ from coursekit.face.detect import (
     prepare_face,
 )
 from coursekit.face.distances import (
+    check_labels,
+    label_masks,
     pairwise_distances,
 )
 from coursekit.face.ema import (
@@ -92,6 +94,8 @@ __all__ = [
     "crop_face",
     "detect_faces",
     "prepare_face",
+    "check_labels",
+    "label_masks",
     "pairwise_distances",
     "ModelEMA",
     "ema_decay_at",

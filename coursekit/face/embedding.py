@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from coursekit.runtime import get_device
+from coursekit.runtime import get_device, module_device
 
 __all__ = ["embed"]
 
@@ -67,8 +67,7 @@ def embed(
         raise ValueError(f"shift must be an int in [0, {min(images.shape[-2:])}) pixels for images "
                          f"of shape {tuple(images.shape)}, got {shift!r}")
     if device is None:
-        param = next(encoder.parameters(), None)
-        dev = param.device if param is not None else images.device
+        dev = module_device(encoder, images.device)
     else:
         dev = get_device(device)
         encoder.to(dev)

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from coursekit.face.distances import pairwise_distances
-from coursekit.face.triplet import _check_labels
+from coursekit.face.distances import check_labels, label_masks, pairwise_distances
 
 __all__ = ["MINING_STRATEGIES", "mine_triplets"]
 
@@ -62,7 +61,7 @@ def mine_triplets(
         >>> [t.tolist() for t in mine_triplets(e, labels, "semihard")]
         [[2], [3], [0]]
     """
-    _check_labels(embeddings, labels)
+    check_labels(embeddings, labels)
     if strategy not in MINING_STRATEGIES:
         raise ValueError(f"strategy must be one of {MINING_STRATEGIES}, got {strategy!r}")
     dev = embeddings.device
@@ -71,9 +70,7 @@ def mine_triplets(
         return empty, empty.clone(), empty.clone()
     with torch.no_grad():
         d = pairwise_distances(embeddings.detach())  # (B, B)
-        same = labels.unsqueeze(0) == labels.unsqueeze(1)
-        pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-        neg = ~same
+        pos, neg = label_masks(labels)  # (B, B) each
         if strategy == "batch_hard":
             valid = pos.any(1) & neg.any(1)
             a = valid.nonzero().flatten()

@@ -8,13 +8,22 @@ Triplet Loss for Person Re-Identification", 2017).
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 
-from coursekit.face.distances import pairwise_distances
+from coursekit.face.distances import check_labels, label_masks, pairwise_distances
 
 __all__ = ["batch_hard_triplet_loss", "triplet_loss"]
 
 _REDUCTIONS = ("sum", "mean", "none")
+
+
+def _check_alpha(alpha: float) -> None:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not math.isfinite(alpha) \
+            or alpha < 0:
+        raise ValueError(f"alpha (the margin) must be a finite number >= 0, got {alpha!r}")
 
 
 def _reduce(losses: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -48,7 +57,8 @@ def triplet_loss(
         A scalar, or ``(B,)`` for ``reduction="none"``.
 
     Raises:
-        ValueError: the three shapes differ or are not ``(B, E)``, or ``reduction`` is unknown.
+        ValueError: the three shapes differ or are not ``(B, E)``, ``alpha`` is not a finite
+            number >= 0, or ``reduction`` is unknown.
 
     Example:
         >>> a = torch.tensor([[1.0, 0.0]]); p = torch.tensor([[0.8, 0.6]]); n = torch.tensor([[0.0, 1.0]])
@@ -62,29 +72,20 @@ def triplet_loss(
             "anchor, positive and negative must all be (B, E); got "
             f"{tuple(anchor.shape)}, {tuple(positive.shape)}, {tuple(negative.shape)}"
         )
+    _check_alpha(alpha)
     d_ap = (anchor - positive).pow(2).sum(1)  # (B,)
     d_an = (anchor - negative).pow(2).sum(1)
     return _reduce(torch.relu(d_ap - d_an + alpha), reduction)
 
 
-def _check_labels(embeddings: torch.Tensor, labels: torch.Tensor) -> None:
-    if embeddings.ndim != 2:
-        raise ValueError(f"embeddings must be (B, E), got shape {tuple(embeddings.shape)}")
-    if labels.shape != (embeddings.shape[0],):
-        raise ValueError(f"labels must be ({embeddings.shape[0]},) to match embeddings "
-                         f"{tuple(embeddings.shape)}, got shape {tuple(labels.shape)}")
-
-
 def _batch_hard(embeddings: torch.Tensor, labels: torch.Tensor, alpha: float, squared: bool = True):
     """Per-anchor batch-hard losses ``(B,)`` and the mask of anchors with a valid triplet."""
-    _check_labels(embeddings, labels)
+    check_labels(embeddings, labels)
+    _check_alpha(alpha)
     if len(labels) == 0:
         return embeddings.sum(1), torch.zeros(0, dtype=torch.bool, device=labels.device)
     d = pairwise_distances(embeddings, squared=squared)  # (B, B)
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)  # (B, B)
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    pos = same & ~eye
-    neg = ~same
+    pos, neg = label_masks(labels)  # (B, B) each
     hardest_pos = torch.where(pos, d, torch.zeros_like(d)).amax(1)  # d >= 0, so 0 is neutral
     big = torch.finfo(d.dtype).max
     hardest_neg = torch.where(neg, d, torch.full_like(d, big)).amin(1)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from coursekit.face import pairwise_distances
+from coursekit.face import check_labels, label_masks, pairwise_distances
 
 
 def _naive(x, y, squared=True):
@@ -58,3 +58,22 @@ def test_sqrt_gradient_finite_at_zero():
 def test_bad_shapes(x, y):
     with pytest.raises(ValueError, match=r"\("):
         pairwise_distances(x, y)
+
+
+def test_label_masks_match_a_loop():
+    labels = torch.tensor([3, 1, 3, 2, 1, 3])
+    pos, neg = label_masks(labels)
+    for i in range(6):
+        for j in range(6):
+            assert bool(pos[i, j]) == (i != j and labels[i] == labels[j])
+            assert bool(neg[i, j]) == bool(labels[i] != labels[j])
+    assert label_masks(torch.zeros(0, dtype=torch.long))[0].shape == (0, 0)
+
+
+def test_check_labels_errors():
+    with pytest.raises(ValueError, match=r"\(4,\)"):
+        check_labels(torch.zeros(4, 2), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="integers"):
+        check_labels(torch.zeros(2, 2), torch.tensor([True, False]))
+    with pytest.raises(ValueError, match=r"\(B,\)"):
+        label_masks(torch.zeros(2, 2, dtype=torch.long))

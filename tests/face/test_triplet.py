@@ -132,3 +132,17 @@ def test_errors():
         batch_hard_triplet_loss(torch.zeros(4, 2), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match=r"\(B, E\)"):
         batch_hard_triplet_loss(torch.zeros(4), torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize("alpha", [-1.0, float("nan"), float("inf"), True, "0.2"])
+def test_alpha_must_be_a_finite_margin(alpha):
+    x = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="alpha"):
+        triplet_loss(x, x, x, alpha=alpha)
+    with pytest.raises(ValueError, match="alpha"):
+        batch_hard_triplet_loss(x, torch.tensor([0, 1]), alpha=alpha)
+
+
+def test_float_labels_are_refused():
+    with pytest.raises(ValueError, match="integers"):
+        batch_hard_triplet_loss(torch.zeros(3, 2), torch.tensor([0.0, 0.4, 1.0]))
