@@ -17,7 +17,7 @@ face_recognition_models``), skipped when not installed.
         [--seeds 0,1,2,3,4]   # one seed per process runs splits in parallel; the per-split
                               # lines can be pooled by hand
         [--skip-train]        # the baselines (pixels, eigenfaces, dlib) alone, no training
-        [--set ema_decay=0.99 --set lr=0.002]  # ablations: TrainConfig fields other than the
+        [--set alpha=0.3 --set lr=0.002]  # variants: TrainConfig fields other than the
                               # defaults (values as Python literals); the protocol is unchanged
         [--no-dlib]           # skip the dlib row even when dlib is installed
 

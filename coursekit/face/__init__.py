@@ -1,6 +1,6 @@
 """Face recognition, lessons 4.1-4.5: distances, triplet loss and miners, margin softmax losses,
 the encoder, its sampler, augmentation and training, encoding, verification, the face database,
-evaluation, identification and detection; a weight EMA for training.
+evaluation, identification and detection.
 """
 
 from coursekit.face.augment import (
@@ -23,11 +23,6 @@ from coursekit.face.distances import (
     check_labels,
     label_masks,
     pairwise_distances,
-)
-from coursekit.face.ema import (
-    ModelEMA,
-    ema_decay_at,
-    ema_update_,
 )
 from coursekit.face.embedding import (
     embed,
@@ -69,6 +64,7 @@ from coursekit.face.score_norm import (
 )
 from coursekit.face.train import (
     train_encoder,
+    train_step,
 )
 from coursekit.face.train_config import (
     TrainConfig,
@@ -97,9 +93,6 @@ __all__ = [
     "check_labels",
     "label_masks",
     "pairwise_distances",
-    "ModelEMA",
-    "ema_decay_at",
-    "ema_update_",
     "embed",
     "FaceEncoder",
     "load_encoder",
@@ -124,6 +117,7 @@ __all__ = [
     "s_norm",
     "TrainConfig",
     "train_encoder",
+    "train_step",
     "batch_hard_triplet_loss",
     "triplet_loss",
     "VerificationHead",

@@ -38,7 +38,7 @@ class FaceEncoder(nn.Module):
             (keeps coarse layout: where the eyes are relative to the mouth).
         dropout: dropout before the linear layer (training only).
         input_size: images are first resized (area averaging) to ``input_size x input_size``
-            (default 32: a 64 x 64 face is ~4x cheaper to encode); ``None`` keeps the size.
+            (default 32: a quarter of the pixels of a 64 x 64 face); ``None`` keeps the size.
         standardize: subtract each image's mean and divide by its standard deviation first,
             so overall brightness and contrast do not change the encoding.
 

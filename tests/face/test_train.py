@@ -1,6 +1,7 @@
-"""Short training runs on tiny synthetic faces: the loss falls, runs reproduce, each switch trains."""
+"""Short training runs on tiny synthetic faces: the loss falls, runs reproduce, the loop is its step."""
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -105,77 +106,45 @@ def test_aux_label_smoothing_reaches_the_auxiliary_loss():
     assert TrainConfig().aux_label_smoothing == 0.3 and TINY.aux_loss is None
 
 
-def test_mixed_auxiliary_term_and_erasing_train():
-    ds = synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(3))
-    for mix in ("mixup", "cutmix"):
-        cfg = dataclasses.replace(TINY, epochs=6, aux_loss="arcface", aux_scale=16.0, aux_margin=0.2,
-                                  aux_mix=mix, erase_prob=0.5)
-        _, hist = train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(0),
-                                progress=False)
-        assert sum(hist["aux_loss"][-3:]) < sum(hist["aux_loss"][:3]), mix
-    with pytest.raises(ValueError, match="aux_mix"):
-        TrainConfig(aux_mix="manifold")
-    with pytest.raises(ValueError, match="erase_prob"):
-        TrainConfig(erase_prob=1.5)
+def test_train_encoder_is_its_step_in_a_loop():
+    """train_encoder = setup + train_step per batch: the same batches and seeds give the same weights."""
+    from coursekit.face import PKSampler, train_step
+    from coursekit.face.margin_softmax import MarginSoftmaxLoss
 
-
-def test_precise_bn_recomputes_only_the_statistics():
-    ds = synthetic_faces(8, 3, 32, generator=torch.Generator().manual_seed(4))
-    cfg = dataclasses.replace(TINY, epochs=2)
-    encs = {}
-    for pbn in (None, "clean", "augmented"):
-        encs[pbn], _ = train_encoder(ds, dataclasses.replace(cfg, precise_bn=pbn), device="cpu",
-                                     generator=torch.Generator().manual_seed(0), progress=False)
-    for name, p in encs[None].named_parameters():
-        assert torch.equal(p, dict(encs["clean"].named_parameters())[name]), name
-    bn1 = encs["clean"].features[1]
-    assert not torch.equal(bn1.running_mean, encs[None].features[1].running_mean)
-    assert not torch.equal(bn1.running_mean, encs["augmented"].features[1].running_mean)
-    # the first BatchNorm's input does not depend on the other BatchNorms: its statistics are the
-    # mean over the (two equal) batches of the clean training images' first convolution
-    with torch.no_grad():
-        x = torch.nn.functional.interpolate(ds.images, size=(32, 32), mode="area")
-        m = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = (x - m) / (x - m).pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-5).sqrt()
-        h = encs["clean"].features[0](x)
-    torch.testing.assert_close(bn1.running_mean, h.mean(dim=(0, 2, 3)), atol=1e-5, rtol=1e-4)
-    with pytest.raises(ValueError, match="precise_bn"):
-        TrainConfig(precise_bn="exact")
-    with pytest.raises(ValueError, match="spread_weight"):
-        TrainConfig(spread_weight=-1.0)
-
-
-def test_soft_margin_batch_hard_is_softplus_of_the_same_difference():
-    from coursekit.face._ablations import _batch_hard_soft
-    from coursekit.face.triplet import _batch_hard
-
-    z = torch.nn.functional.normalize(torch.randn(12, 8, generator=torch.Generator().manual_seed(0)), dim=1)
-    y = torch.arange(4).repeat_interleave(3)
-    soft, valid = _batch_hard_soft(z, y)
-    hinge, valid0 = _batch_hard(z, y, 0.0)  # relu(x) with the same x = d(a, p) - d(a, n)
-    assert torch.equal(valid, valid0)
-    x = torch.where(hinge > 0, hinge, torch.log(torch.expm1(soft)))  # recover x where relu hid it
-    torch.testing.assert_close(soft, torch.nn.functional.softplus(x))
-    torch.testing.assert_close(soft - hinge, torch.log1p(torch.exp(-x.abs())))
-    cfg = dataclasses.replace(TINY, epochs=3, soft_margin=True)
-    _, hist = train_encoder(synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(2)), cfg,
-                            device="cpu", generator=torch.Generator().manual_seed(0), progress=False)
-    assert all(v > 0 for v in hist["triplet_loss"])  # a soft margin is never exactly satisfied
-
-
-def test_semihard_warmup_changes_only_the_first_steps():
     ds = synthetic_faces(8, 4, 32, generator=torch.Generator().manual_seed(2))
-    runs = {}
-    for warm in (0.0, 0.5, 1.0):
-        cfg = dataclasses.replace(TINY, epochs=4, semihard_warmup=warm)
-        _, runs[warm] = train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(0),
-                                      progress=False)
-    _, semi = train_encoder(ds, dataclasses.replace(TINY, epochs=4, strategy="semihard"), device="cpu",
-                            generator=torch.Generator().manual_seed(0), progress=False)
-    assert runs[1.0]["loss"] == semi["loss"]  # all steps semi-hard: the semi-hard run
-    assert runs[0.5]["loss"][:4] == semi["loss"][:4]  # first half semi-hard
-    assert runs[0.5]["loss"][4:] != semi["loss"][4:] and runs[0.0]["loss"] != semi["loss"]
-    # the batch-hard loss counts one triplet per anchor (8 people x 3 photos / 2 batches: 12)
-    assert runs[0.5]["num_triplets"][4:] == [12] * 4
-    with pytest.raises(ValueError, match="semihard_warmup"):
-        TrainConfig(semihard_warmup=1.5)
+    cfg = dataclasses.replace(TINY, epochs=2, aux_loss="arcface", lr=1e-3)
+    out, hist = train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(0),
+                              progress=False)
+    g = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=g)))
+        enc = FaceEncoder(16, widths=(8, 16, 16, 32), input_size=32).train()
+    sampler = PKSampler(ds.labels, 4, 3, generator=g)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=g)))
+        aux = MarginSoftmaxLoss(8, 16, kind="arcface", scale=30.0, margin=0.5, label_smoothing=0.3)
+    opt = torch.optim.AdamW([*enc.parameters(), *aux.parameters()], lr=1e-3, weight_decay=1e-4)
+    # 4 steps: a warm-up of one step, then the cosine
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / 4)))
+    losses = []
+    for _ in range(2):
+        for idx in sampler:
+            stats = train_step(enc, ds.images[idx], ds.labels[idx], opt, cfg, aux=aux, generator=g)
+            losses.append(stats["loss"])
+            sched.step()
+    assert losses == hist["loss"]
+    for (name, a), b in zip(out.state_dict().items(), enc.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_train_step_without_triplets_or_aux_leaves_the_weights():
+    from coursekit.face import train_step
+
+    enc = FaceEncoder(8, widths=(4, 8), input_size=16)
+    opt = torch.optim.AdamW(enc.parameters(), lr=1e-2)
+    before = {k: v.clone() for k, v in enc.state_dict().items() if v.is_floating_point()}
+    stats = train_step(enc, torch.rand(3, 1, 16, 16), torch.tensor([0, 1, 2]), opt,
+                       dataclasses.replace(TINY, augment=False))  # nobody has a positive
+    assert stats["num_triplets"] == 0 and stats["loss"] == 0.0
+    for name, p in enc.named_parameters():
+        assert torch.equal(p, before[name]), name
