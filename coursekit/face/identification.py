@@ -27,8 +27,39 @@ def _check_embeddings(embeddings: torch.Tensor, labels: torch.Tensor) -> None:
 
 
 
-def _rand(n: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    return torch.rand(n, generator=generator).to(device)
+def _draw_enrolments(labels: torch.Tensor, n_way: int | None, repeats: int,
+                     generator: torch.Generator | None):
+    """The random enrolments of :func:`one_shot_accuracy`, drawn on the CPU in a fixed order.
+
+    Returns ``(enrol, query, truth, sizes)``: ``enrol`` ``(R, n_way)`` the enrolled image of each
+    chosen identity (in slot order), ``query`` and ``truth`` ``(T,)`` every other image of the
+    chosen identities and its slot, repeat after repeat, and ``sizes`` the queries per repeat.
+    """
+    classes, inverse, counts = torch.unique(labels.cpu(), return_inverse=True, return_counts=True)
+    eligible = torch.nonzero(counts >= 2).flatten()  # (C,) class indices with a query image
+    num = eligible.shape[0]
+    if num < 2:
+        raise ValueError(
+            f"one-shot accuracy needs at least 2 identities with 2 or more images, got {num}"
+        )
+    n_way = num if n_way is None else n_way
+    if not isinstance(n_way, int) or not 2 <= n_way <= num:
+        raise ValueError(f"n_way must be an int in [2, {num}] (identities with 2+ images), got {n_way!r}")
+    enrols, queries, truths = [], [], []
+    for _ in range(repeats):  # index bookkeeping only: a few small CPU operations per repeat
+        chosen = eligible[torch.randperm(num, generator=generator)[:n_way]]  # (n_way,)
+        slot = torch.full((classes.shape[0],), -1, dtype=torch.long)
+        slot[chosen] = torch.arange(n_way)
+        members = torch.nonzero(slot[inverse] >= 0).flatten()  # images of the chosen identities
+        order = members[torch.argsort(torch.rand(members.shape[0], generator=generator))]
+        order = order[torch.argsort(slot[inverse[order]], stable=True)]  # grouped by slot
+        first = torch.cumsum(counts[chosen], 0) - counts[chosen]  # (n_way,) start of each group
+        is_query = torch.ones(order.shape[0], dtype=torch.bool)
+        is_query[first] = False
+        enrols.append(order[first])  # one random image per chosen identity, in slot order
+        queries.append(order[is_query])
+        truths.append(slot[inverse[queries[-1]]])
+    return torch.stack(enrols), torch.cat(queries), torch.cat(truths), [len(q) for q in queries]
 
 
 def one_shot_accuracy(
@@ -43,7 +74,10 @@ def one_shot_accuracy(
 
     Each repeat picks ``n_way`` identities at random (all of them when ``None``), enrols one
     random image of each, and labels every other image of those identities with the nearest
-    enrolled image (squared L2). Only identities with at least two images take part.
+    enrolled image (L2). Only identities with at least two images take part. The draws are made
+    repeat by repeat on the CPU (``randperm`` of the identities, then ``rand`` keys for their
+    images); the distances and nearest-neighbour searches of all repeats are then one batched
+    computation on ``embeddings.device``.
 
     Args:
         embeddings: ``(N, E)`` encodings.
@@ -64,34 +98,15 @@ def one_shot_accuracy(
     if not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive int, got {repeats!r}")
     device = embeddings.device
-    classes, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
-    eligible = torch.nonzero(counts >= 2).flatten()  # (C,) class indices with a query image
-    num = eligible.shape[0]
-    if num < 2:
-        raise ValueError(
-            f"one-shot accuracy needs at least 2 identities with 2 or more images, got {num}"
-        )
-    n_way = num if n_way is None else n_way
-    if not isinstance(n_way, int) or not 2 <= n_way <= num:
-        raise ValueError(f"n_way must be an int in [2, {num}] (identities with 2+ images), got {n_way!r}")
-    total = 0.0
-    for _ in range(repeats):
-        chosen = eligible[torch.randperm(num, generator=generator)[:n_way].to(device)]  # (n_way,)
-        slot = torch.full((classes.shape[0],), -1, dtype=torch.long, device=device)
-        slot[chosen] = torch.arange(n_way, device=device)
-        members = torch.nonzero(slot[inverse] >= 0).flatten()  # images of the chosen identities
-        key = _rand(members.shape[0], generator, device)
-        order = members[torch.argsort(key)]
-        order = order[torch.argsort(slot[inverse[order]], stable=True)]  # grouped by slot
-        first = torch.cumsum(counts[chosen], 0) - counts[chosen]  # (n_way,) start of each group
-        enrol = order[first]  # (n_way,) one random image per chosen identity, in slot order
-        is_query = torch.ones(order.shape[0], dtype=torch.bool, device=device)
-        is_query[first] = False
-        query = order[is_query]
-        dist = torch.cdist(embeddings[query], embeddings[enrol])  # (Q, n_way)
-        pred = torch.argmin(dist, dim=1)
-        total += float((pred == slot[inverse[query]]).float().mean())
-    return total / repeats
+    enrol, query, truth, sizes = _draw_enrolments(labels, n_way, repeats, generator)
+    columns, enrol_col = torch.unique(enrol, return_inverse=True)  # every image ever enrolled
+    dist = torch.cdist(embeddings, embeddings[columns.to(device)])  # (N, U)
+    rep = torch.repeat_interleave(torch.arange(repeats), torch.tensor(sizes))  # (T,) repeat of each query
+    query, rep = query.to(device), rep.to(device)
+    pred = dist[query.unsqueeze(1), enrol_col.to(device)[rep]].argmin(1)  # (T,) slot of the nearest
+    correct = torch.zeros(repeats, device=device).index_add_(0, rep, (pred == truth.to(device)).float())
+    per_repeat = correct / torch.tensor(sizes, dtype=torch.float32, device=device)  # (R,)
+    return sum(per_repeat.tolist()) / repeats
 
 
 def identification_accuracy_vs_gallery(

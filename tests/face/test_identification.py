@@ -78,3 +78,43 @@ def test_identification_accuracy_falls_with_gallery(device):
                                              generator=torch.Generator().manual_seed(1))
     assert acc.shape == (3,) and acc.device.type == device.type
     assert acc[0] > acc[1] > acc[2]
+
+
+def _one_shot_accuracy_loop(embeddings, labels, n_way, repeats, generator):
+    """The previous implementation: one enrolment, one cdist and one argmin per repeat (issue 17)."""
+    device = embeddings.device
+    classes, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    eligible = torch.nonzero(counts >= 2).flatten()
+    num = eligible.shape[0]
+    n_way = num if n_way is None else n_way
+    total = 0.0
+    for _ in range(repeats):
+        chosen = eligible[torch.randperm(num, generator=generator)[:n_way].to(device)]
+        slot = torch.full((classes.shape[0],), -1, dtype=torch.long, device=device)
+        slot[chosen] = torch.arange(n_way, device=device)
+        members = torch.nonzero(slot[inverse] >= 0).flatten()
+        key = torch.rand(members.shape[0], generator=generator).to(device)
+        order = members[torch.argsort(key)]
+        order = order[torch.argsort(slot[inverse[order]], stable=True)]
+        first = torch.cumsum(counts[chosen], 0) - counts[chosen]
+        enrol = order[first]
+        is_query = torch.ones(order.shape[0], dtype=torch.bool, device=device)
+        is_query[first] = False
+        query = order[is_query]
+        pred = torch.argmin(torch.cdist(embeddings[query], embeddings[enrol]), dim=1)
+        total += float((pred == slot[inverse[query]]).float().mean())
+    return total / repeats
+
+
+@pytest.mark.parametrize("n_way", [None, 2, 7])
+def test_batched_repeats_equal_the_loop(n_way, device):
+    """Same generator, same draws: the batched computation gives the loop's value exactly."""
+    g = torch.Generator().manual_seed(0)
+    counts = torch.tensor([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])  # one identity without a query image
+    labels = torch.arange(10).repeat_interleave(counts)[torch.randperm(55, generator=g)].to(device)
+    e = (torch.randn(10, 6, generator=g)[labels.cpu()] + 1.1 * torch.randn(55, 6, generator=g)).to(device)
+    for repeats in (1, 13, 100):
+        ref = _one_shot_accuracy_loop(e, labels, n_way, repeats, torch.Generator().manual_seed(repeats))
+        out = one_shot_accuracy(e, labels, n_way=n_way, repeats=repeats,
+                                generator=torch.Generator().manual_seed(repeats))
+        assert out == ref and 0.2 < out < 1.0
