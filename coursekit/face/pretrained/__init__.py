@@ -1,0 +1,44 @@
+"""Pretrained face models in pure PyTorch: dlib's trained networks and regression trees, read
+from the ``face_recognition_models`` files without dlib (lessons 4.1-4.4, "try your own photo").
+
+* :mod:`~coursekit.face.pretrained.dlib_format`: dlib's serialisation format;
+* :mod:`~coursekit.face.pretrained.dlib_net`: dlib's deep-network files as a PyTorch module;
+* :mod:`~coursekit.face.pretrained.encoder`: the 128-d ResNet face encoder;
+* :mod:`~coursekit.face.pretrained.model_files`: where the model files are.
+
+Shape letters: ``B`` batch, ``H``/``W`` image height and width, ``E`` encoding size (128).
+"""
+
+from coursekit.face.pretrained.dlib_format import (
+    DlibFormatError,
+    DlibReader,
+)
+from coursekit.face.pretrained.dlib_net import (
+    DlibLayer,
+    DlibNetwork,
+    add_zero_padded,
+    read_dlib_network,
+)
+from coursekit.face.pretrained.encoder import (
+    PretrainedFaceEncoder,
+    encoder_spec,
+    load_pretrained_encoder,
+)
+from coursekit.face.pretrained.model_files import (
+    MODEL_FILES,
+    model_path,
+)
+
+__all__ = [
+    "DlibFormatError",
+    "DlibReader",
+    "DlibLayer",
+    "DlibNetwork",
+    "add_zero_padded",
+    "read_dlib_network",
+    "PretrainedFaceEncoder",
+    "encoder_spec",
+    "load_pretrained_encoder",
+    "MODEL_FILES",
+    "model_path",
+]
