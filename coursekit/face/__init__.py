@@ -56,6 +56,19 @@ from coursekit.face.miners import (
     MINING_STRATEGIES,
     mine_triplets,
 )
+from coursekit.face.pretrained import (
+    MODEL_FILES,
+    DlibFormatError,
+    DlibLayer,
+    DlibNetwork,
+    DlibReader,
+    PretrainedFaceEncoder,
+    add_zero_padded,
+    encoder_spec,
+    load_pretrained_encoder,
+    model_path,
+    read_dlib_network,
+)
 from coursekit.face.sampler import (
     PKSampler,
 )
@@ -113,6 +126,17 @@ __all__ = [
     "margin_softmax_loss",
     "MINING_STRATEGIES",
     "mine_triplets",
+    "MODEL_FILES",
+    "DlibFormatError",
+    "DlibLayer",
+    "DlibNetwork",
+    "DlibReader",
+    "PretrainedFaceEncoder",
+    "add_zero_padded",
+    "encoder_spec",
+    "load_pretrained_encoder",
+    "model_path",
+    "read_dlib_network",
     "PKSampler",
     "s_norm",
     "TrainConfig",
