@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+[[ "$MINUTES" =~ ^[1-9][0-9]*$ ]] || { echo "gpu_check: --minutes takes a whole number, got '$MINUTES'" >&2; exit 2; }
 mkdir -p "$RESULTS" || { echo "gpu_check: cannot create $RESULTS" >&2; exit 2; }
 RESULTS=$(cd "$RESULTS" && pwd)
 SUMMARY=$RESULTS/summary.txt

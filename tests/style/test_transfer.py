@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -103,7 +105,7 @@ def test_bad_inputs(net):
 
 
 def test_result_follows_the_input_device(net, device):
-    net = net.to(device)
+    net = copy.deepcopy(net).to(device)  # Module.to moves in place: the shared fixture stays on the CPU
     out = style_transfer(_image(0).to(device), _image(1).to(device), _cfg(num_steps=2),
                          extractor=net, progress=False)
     assert out.image.device.type == device.type
