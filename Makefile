@@ -10,7 +10,7 @@ NBVAL  := --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval
 SHARED := $(abspath ../shared/data)
 DATA_ENV := $(if $(wildcard $(SHARED)/README.md),COURSEKIT_DATA=$(SHARED) SCIKIT_LEARN_DATA=$(SHARED)/scikit_learn_data,)
 
-.PHONY: help venv test unit nbval lint course notebooks lab student clean
+.PHONY: help venv test unit nbval lint course notebooks lab student data clean
 
 help:
 	@echo "make course     execute the eleven notebooks -> build/course/ (HTML + index.html)"
@@ -18,6 +18,7 @@ help:
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make student    student versions without solutions -> build/student/"
 	@echo "make notebooks  refresh the committed notebooks' outputs in place"
+	@echo "make data       download, verify and convert every real dataset into the cache (once)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +49,9 @@ lab: $(STAMP)
 
 student: $(STAMP)
 	$(BIN)/coursekit student-version notebooks/ -o build/student/
+
+data: $(STAMP)
+	$(BIN)/coursekit data fetch
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

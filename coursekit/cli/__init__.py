@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = ("coursekit.cli.faces", "coursekit.cli.style", "coursekit.cli.student")
+_COMMANDS = ("coursekit.cli.faces", "coursekit.cli.style", "coursekit.cli.student", "coursekit.cli.data")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,7 @@
 """Datasets for the course, each loaded through one resolution order.
 
-See :mod:`coursekit.data.sources`: the ``COURSEKIT_DATA`` folder, then the real source, then an
+See :mod:`coursekit.data.sources`: the ``COURSEKIT_DATA`` folder, then the download cache, then a
+checksummed download (:mod:`coursekit.data.registry`, :mod:`coursekit.data.download`), then an
 announced synthetic fallback.
 """
 
@@ -12,6 +13,27 @@ from coursekit.data.collection import (
     COLLECTION_IMAGES,
     PatchCollection,
     patch_collection,
+)
+from coursekit.data.convert import (
+    CONVERSIONS,
+    convert_mitdb,
+    convert_nifti,
+    convert_olivetti,
+    convert_painting,
+    convert_scipy_ecg,
+    convert_tiff_stack,
+    copy_file,
+    read_nifti,
+)
+from coursekit.data.download import (
+    ChecksumError,
+    cache_dir,
+    cached_course_file,
+    download_upstream,
+    file_sha256,
+    materialize,
+    mirror_url,
+    upstream_path,
 )
 from coursekit.data.ecg import (
     ECGRecord,
@@ -40,6 +62,13 @@ from coursekit.data.procedural_art import (
     stained_glass,
     starry_swirls,
 )
+from coursekit.data.registry import (
+    REGISTRY,
+    CourseFile,
+    Upstream,
+    by_path,
+    select,
+)
 from coursekit.data.sources import (
     SOURCES,
     announce,
@@ -60,6 +89,12 @@ from coursekit.data.volumes import (
     load_mni152,
     synthetic_adrenal,
 )
+from coursekit.data.wfdb import (
+    WFDBHeader,
+    decode_212,
+    parse_header,
+    read_annotations,
+)
 
 __all__ = [
     "ARTWORKS",
@@ -67,6 +102,23 @@ __all__ = [
     "COLLECTION_IMAGES",
     "PatchCollection",
     "patch_collection",
+    "CONVERSIONS",
+    "convert_mitdb",
+    "convert_nifti",
+    "convert_olivetti",
+    "convert_painting",
+    "convert_scipy_ecg",
+    "convert_tiff_stack",
+    "copy_file",
+    "read_nifti",
+    "ChecksumError",
+    "cache_dir",
+    "cached_course_file",
+    "download_upstream",
+    "file_sha256",
+    "materialize",
+    "mirror_url",
+    "upstream_path",
     "ECGRecord",
     "load_ecg_208",
     "load_mitdb_100",
@@ -84,6 +136,11 @@ __all__ = [
     "kandinsky_shapes",
     "stained_glass",
     "starry_swirls",
+    "REGISTRY",
+    "CourseFile",
+    "Upstream",
+    "by_path",
+    "select",
     "SOURCES",
     "announce",
     "data_dir",
@@ -98,4 +155,8 @@ __all__ = [
     "load_ct_head",
     "load_mni152",
     "synthetic_adrenal",
+    "WFDBHeader",
+    "decode_212",
+    "parse_header",
+    "read_annotations",
 ]

@@ -1,9 +1,11 @@
 """Style images for neural style transfer (lessons 4.6 and 4.8-4.10): five public-domain paintings.
 
-:func:`artworks` reads ``COURSEKIT_DATA/art/<name>.jpg`` (see ``shared/data/README.md`` for
-provenance and licences) through :func:`coursekit.data.sources.resolve`. There is no download
-source, so without that folder each painting is replaced by a procedural stand-in from
-:mod:`coursekit.data.procedural_art` (announced on standard error, ``source == "synthetic"``):
+:func:`artworks` reads ``art/<name>.jpg`` through :func:`coursekit.data.sources.resolve`: from
+``COURSEKIT_DATA``, else the download cache, else downloaded once from the pinned upstream
+originals and resized to 512 px (sources, checksums and licences in
+:mod:`coursekit.data.registry`). Offline and without a copy, each painting is replaced by a
+procedural stand-in from :mod:`coursekit.data.procedural_art` (announced on standard error,
+``source == "synthetic"``):
 swirling brush strokes for the Van Gogh, Hokusai and Munch, a stained-glass mosaic for the
 Turner, and an abstract composition for the Kandinsky.
 """
@@ -36,7 +38,7 @@ ARTWORKS: dict[str, dict[str, str]] = {
                         "size": "512x340", "fallback": "kandinsky_shapes"},
 }
 """Name -> title, artist, year, the file's size (width x height) and its procedural stand-in.
-The file is ``COURSEKIT_DATA/art/<name>.jpg``."""
+The file is ``art/<name>.jpg`` (under ``COURSEKIT_DATA`` or the download cache)."""
 
 _FALLBACKS: dict[str, Callable[..., Tensor]] = {
     "starry_night": partial(starry_swirls, palette="night"),
@@ -59,7 +61,7 @@ def _fallback_size(name: str, size: int | tuple[int, int] | None) -> tuple[int, 
 
 def artworks(size: int | tuple[int, int] | None = None, *, names: list[str] | None = None,
              seed: int = 0) -> ImageSet:
-    """The course's style images: the paintings under ``COURSEKIT_DATA/art``, else stand-ins.
+    """The course's style images: the real paintings (local, cached or downloaded), else stand-ins.
 
     Args:
         size: ``None`` keeps each file's size (longer side 512); an int resizes so the longer
@@ -69,7 +71,8 @@ def artworks(size: int | tuple[int, int] | None = None, *, names: list[str] | No
 
     Returns:
         An :class:`~coursekit.data.photos.ImageSet` of ``(3, H, W)`` float32 images in [0, 1];
-        ``.source`` is ``"local"`` or ``"synthetic"``, ``.titles`` caption each image.
+        ``.source`` is ``"local"``, ``"cache"``, ``"download"`` or ``"synthetic"`` (see
+        :attr:`~coursekit.data.photos.ImageSet.source` for a mix); ``.titles`` caption each image.
 
     Example:
         >>> art = artworks(32, names=["composition_vii"])
@@ -89,12 +92,11 @@ def artworks(size: int | tuple[int, int] | None = None, *, names: list[str] | No
             f"art/{name}",
             local=f"art/{name}.jpg",
             load_local=lambda p: load_image(p, size),
-            fetch=None,
             synthetic=synthetic,
         )
         images[name] = resize_image(image, size) if source == "synthetic" else image
         sources[name] = source
-        if source == "local":
+        if source != "synthetic":
             titles[name] = f"{info['title']} ({info['artist']}, {info['year']})"
         else:
             titles[name] = f"{info['fallback'].split(' ')[0]} (stand-in for {info['title']})"

@@ -89,7 +89,8 @@ class PatchCollection:
     Attributes:
         images: ``(N, 3, H, W)`` float32 RGB in [0, 1] (grey sources repeated over channels).
         descriptions: one line per image: base image, crop box in the base image, flip.
-        sources: base image name -> ``"local"`` or ``"synthetic"`` (for those used).
+        sources: base image name -> ``"local"``, ``"cache"``, ``"download"`` or ``"synthetic"``
+            (for those used).
         missing: base images that could not be read (skipped).
 
     Example:
@@ -108,9 +109,12 @@ class PatchCollection:
 
     @property
     def source(self) -> str:
-        """``"local"`` when every base image is real, else ``"mixed"`` or ``"synthetic"``."""
+        """``"synthetic"`` or ``"mixed"`` (real and synthetic) when any base image is synthetic;
+        else where the real ones came from: ``"local"``, or e.g. ``"cache, local"``."""
         kinds = set(self.sources.values())
-        return kinds.pop() if len(kinds) == 1 else "mixed"
+        if len(kinds) == 1:
+            return kinds.pop()
+        return "mixed" if "synthetic" in kinds else ", ".join(sorted(kinds))
 
     def __iter__(self) -> Iterator:
         return iter((self.images, self.descriptions))

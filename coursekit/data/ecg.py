@@ -2,14 +2,18 @@
 
 * :func:`load_mitdb_100` — MIT-BIH Arrhythmia Database record 100: 30 min, 2 leads (MLII, V5),
   360 Hz, 2,273 annotated beats (Moody & Mark, IEEE EMB 2001; Goldberger et al., Circulation 2000).
-  Local file ``ecg/mitdb_100.npz``; online through PhysioNet with the optional ``wfdb`` package.
+  File ``ecg/mitdb_100.npz``, made from PhysioNet's ``100.hea``, ``100.dat`` and ``100.atr``
+  (:mod:`coursekit.data.wfdb` decodes them).
 * :func:`load_ecg_208` — the 5-minute MLII excerpt of record 208 that scipy ships as
-  ``scipy.datasets.electrocardiogram`` (no annotations). Local file ``ecg/scipy_ecg_mitdb208.npz``;
-  online through ``scipy.datasets`` (needs ``pooch``).
+  ``scipy.datasets.electrocardiogram`` (no annotations). File ``ecg/scipy_ecg_mitdb208.npz``, made
+  from SciPy's ``ecg.dat``.
 * :func:`synthetic_ecg` — the announced fallback: PQRST beats as sums of Gaussian waves (in the
   spirit of McSharry et al., "A dynamical model for generating synthetic electrocardiogram
   signals", IEEE TBME 2003), heart-rate variability, baseline wander and noise, with the R-peak
   positions as beat annotations.
+
+Each file is read from ``COURSEKIT_DATA``, else the download cache, else downloaded and converted
+once (:mod:`coursekit.data.registry` names the upstream files and their checksums).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class ECGRecord:
         ann_sample: (N,) int64 sample index of each annotation (empty when none).
         ann_symbol: (N,) annotation codes ('N' normal, 'V' ventricular, 'A' atrial premature, ...).
         name: the record's name.
-        source: ``"local"``, ``"download"`` or ``"synthetic"``.
+        source: ``"local"``, ``"cache"``, ``"download"`` or ``"synthetic"``.
 
     Example:
         >>> rec = ECGRecord(np.zeros((720, 1), np.float32), 360, ("MLII",),
@@ -144,22 +148,12 @@ def _load_mitdb_npz(path: Path) -> ECGRecord:
                      d["ann_sample"].astype(np.int64), d["ann_symbol"].astype("<U1"), name="mitdb/100")
 
 
-def _fetch_mitdb_100() -> ECGRecord:
-    """PhysioNet through the optional ``wfdb`` package (ImportError when it is not installed)."""
-    import wfdb  # noqa: PLC0415 - optional dependency
-
-    rec = wfdb.rdrecord("100", pn_dir="mitdb")
-    ann = wfdb.rdann("100", "atr", pn_dir="mitdb")
-    return ECGRecord(rec.p_signal.astype(np.float32), int(rec.fs), tuple(rec.sig_name),
-                     np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype="<U1"),
-                     name="mitdb/100")
-
-
 def load_mitdb_100() -> ECGRecord:
     """MIT-BIH record 100 (30 min, leads MLII and V5, 360 Hz, beat annotations).
 
-    Order: ``COURSEKIT_DATA/ecg/mitdb_100.npz``; PhysioNet via ``wfdb`` (if installed and online);
-    else a 30-minute two-lead :func:`synthetic_ecg` (announced).
+    Order: ``ecg/mitdb_100.npz`` in ``COURSEKIT_DATA``, then in the cache, then downloaded
+    (PhysioNet's WFDB files, decoded here); else a 30-minute two-lead :func:`synthetic_ecg`
+    (announced).
 
     Returns:
         An :class:`ECGRecord` with ``signal`` (650000, 2) for the real record.
@@ -167,31 +161,25 @@ def load_mitdb_100() -> ECGRecord:
     Example:
         >>> import os
         >>> from unittest import mock
-        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local or cached copy, or synthetic
         ...     rec = load_mitdb_100()
-        >>> rec.signal.shape, rec.fs, rec.leads, rec.source in ("local", "synthetic")
+        >>> rec.signal.shape, rec.fs, rec.leads, rec.source in ("local", "cache", "synthetic")
         ((650000, 2), 360, ('MLII', 'V5'), True)
     """
     rec, source = resolve(
-        "mitdb_100", local="ecg/mitdb_100.npz", load_local=_load_mitdb_npz, fetch=_fetch_mitdb_100,
+        "mitdb_100", local="ecg/mitdb_100.npz", load_local=_load_mitdb_npz,
         synthetic=lambda: synthetic_ecg(650000 / 360, n_leads=2, heart_rate=75.0, seed=100),
     )
     rec.source = source
     return rec
 
 
-def _fetch_ecg_208() -> ECGRecord:
-    from scipy import datasets  # noqa: PLC0415 - needs pooch and the network
-
-    x = datasets.electrocardiogram()
-    return ECGRecord(np.asarray(x, dtype=np.float32)[:, None], 360, ("MLII",), name="mitdb/208 excerpt")
-
-
 def load_ecg_208() -> ECGRecord:
     """The 5-minute excerpt of MIT-BIH record 208 (scipy's ``electrocardiogram``), no annotations.
 
-    Order: ``COURSEKIT_DATA/ecg/scipy_ecg_mitdb208.npz``; ``scipy.datasets.electrocardiogram``
-    (needs ``pooch`` and the network); else a 5-minute :func:`synthetic_ecg` (announced).
+    Order: ``ecg/scipy_ecg_mitdb208.npz`` in ``COURSEKIT_DATA``, then in the cache, then
+    downloaded (SciPy's ``ecg.dat``, converted as ``scipy.datasets.electrocardiogram`` does); else
+    a 5-minute :func:`synthetic_ecg` (announced).
 
     Returns:
         An :class:`ECGRecord` with ``signal`` (108000, 1).
@@ -199,7 +187,7 @@ def load_ecg_208() -> ECGRecord:
     Example:
         >>> import os
         >>> from unittest import mock
-        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local or cached copy, or synthetic
         ...     rec = load_ecg_208()
         >>> rec.signal.shape, rec.fs, rec.leads, rec.duration_s
         ((108000, 1), 360, ('MLII',), 300.0)
@@ -210,6 +198,6 @@ def load_ecg_208() -> ECGRecord:
                          name="mitdb/208 excerpt")
 
     rec, source = resolve("ecg_208", local="ecg/scipy_ecg_mitdb208.npz", load_local=load,
-                          fetch=_fetch_ecg_208, synthetic=lambda: synthetic_ecg(300.0, seed=208))
+                          synthetic=lambda: synthetic_ecg(300.0, seed=208))
     rec.source = source
     return rec

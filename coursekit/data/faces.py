@@ -2,7 +2,7 @@
 
 Every face loader returns a :class:`FaceDataset`: grey images ``(N, 1, H, W)`` in [0, 1], integer
 labels ``0..P-1`` and one name per person. :func:`load_olivetti` follows the course's resolution
-order (``COURSEKIT_DATA`` copy, then scikit-learn's download, then
+order (``COURSEKIT_DATA`` copy, the download cache, a download, then
 :func:`~coursekit.data.synthetic_faces`, announced). :func:`split_identities` splits by *person*,
 so the people a model is evaluated on were never seen in training (one-shot learning, lesson 4.2).
 A folder of faces (the LFW layout) is read by :func:`~coursekit.data.load_face_folder`.
@@ -31,7 +31,8 @@ class FaceDataset:
         images: ``(N, 1, H, W)`` float32 in [0, 1].
         labels: ``(N,)`` int64 in ``0..P-1``.
         names: ``P`` names, ``names[label]`` is the person's name.
-        source: ``"local"``, ``"download"`` or ``"synthetic"`` (see :mod:`coursekit.data.sources`).
+        source: ``"local"``, ``"cache"``, ``"download"`` or ``"synthetic"`` (see
+            :mod:`coursekit.data.sources`).
         skipped: files a folder loader skipped because they are not images (relative paths).
 
     Example:
@@ -146,8 +147,9 @@ def _synthetic_faces():
 def load_olivetti() -> FaceDataset:
     """The Olivetti faces: 40 people x 10 grey 64 x 64 images, names ``s01``..``s40``.
 
-    Resolution order: ``COURSEKIT_DATA/scikit_learn_data/olivetti_py3.pkz`` (scikit-learn's
-    cache), then ``sklearn.datasets.fetch_olivetti_faces()`` (download), then
+    Resolution order: ``scikit_learn_data/olivetti_py3.pkz`` (the file scikit-learn's
+    ``fetch_olivetti_faces`` reads) in ``COURSEKIT_DATA``, then in the download cache, then made
+    there from Roweis's ``olivettifaces.mat`` (download), then
     :func:`~coursekit.data.synthetic_faces` (40 x 10, 64 x 64) with a one-line announcement.
 
     Example:
@@ -168,7 +170,6 @@ def load_olivetti() -> FaceDataset:
         "olivetti",
         local="scikit_learn_data/olivetti_py3.pkz",
         load_local=load_local,
-        fetch=lambda: _from_sklearn_bunch(fetch_olivetti_faces()),
         synthetic=lambda: _synthetic_faces()(40, 10, 64, generator=torch.Generator().manual_seed(0)),
     )
     data.source = source

@@ -46,7 +46,7 @@ class ImageSet(Mapping[str, Tensor]):
 
     Attributes:
         images: name -> ``(3, H, W)`` float32 in [0, 1].
-        sources: name -> ``"local"``, ``"download"`` or ``"synthetic"``.
+        sources: name -> ``"local"``, ``"cache"``, ``"download"`` or ``"synthetic"``.
         titles: name -> a caption (title, author, year) for figures.
 
     Example:
@@ -61,9 +61,12 @@ class ImageSet(Mapping[str, Tensor]):
 
     @property
     def source(self) -> str:
-        """The common source of all images, or ``"mixed"`` when they differ."""
+        """The common source of all images; ``"mixed"`` when real and synthetic images are mixed;
+        the real sources joined (``"cache, download"``) when all are real but come from several."""
         kinds = set(self.sources.values())
-        return kinds.pop() if len(kinds) == 1 else "mixed"
+        if len(kinds) == 1:
+            return kinds.pop()
+        return "mixed" if "synthetic" in kinds else ", ".join(sorted(kinds))
 
     def __getitem__(self, name: str) -> Tensor:
         if name not in self.images:

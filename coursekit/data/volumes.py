@@ -3,14 +3,18 @@
 * :func:`load_adrenalmnist3d` — MedMNIST v2 AdrenalMNIST3D (Yang et al., "MedMNIST v2 – A
   large-scale lightweight benchmark for 2D and 3D biomedical image classification", Scientific
   Data 2023): binary 28³ or 64³ shape masks of adrenal glands, normal (0) vs hyperplasia (1),
-  official train/val/test split. Local ``volumes/adrenalmnist3d[_64].npz``; online through the
-  optional ``medmnist`` package.
+  official train/val/test split. File ``volumes/adrenalmnist3d[_64].npz``: the official MedMNIST
+  file from Zenodo, unchanged.
 * :func:`load_ct_head` — 10 axial 256×256 CT slices of a head (UNC volume data via
-  scikit-image's ``brain``; contrast-rescaled, not Hounsfield units), for visualisation.
-* :func:`load_mni152` — the MNI ICBM152 2009a T1 template (197×233×189, 1 mm), for visualisation;
-  online through the optional ``nilearn`` package.
+  scikit-image's ``brain``; contrast-rescaled, not Hounsfield units), for visualisation. File
+  ``volumes/ct_head_unc_10slices.npz``, made from scikit-image's ``brain.tiff``.
+* :func:`load_mni152` — the MNI ICBM152 2009a T1 template (197×233×189, 1 mm), for visualisation.
+  File ``volumes/mni_icbm152_t1_2009a.npz``, made from nilearn's NIfTI copy of the template.
 * Announced synthetic fallbacks: :func:`synthetic_adrenal` (labelled blob masks: a smooth
   ellipsoid vs one with an attached nodule) and :func:`head_phantom` (a 3-D Shepp–Logan-like head).
+
+Each file is read from ``COURSEKIT_DATA``, else the download cache, else downloaded and converted
+once (:mod:`coursekit.data.registry` names the upstream files and their checksums).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class MedMNIST3D:
             splits train, val and test.
         size: S, 28 or 64.
         name: the dataset's name.
-        source: ``"local"``, ``"download"`` or ``"synthetic"``.
+        source: ``"local"``, ``"cache"``, ``"download"`` or ``"synthetic"``.
 
     Example:
         >>> arrays = {f"{s}_{k}": np.zeros((2, 4, 4, 4) if k == "images" else (2, 1), np.uint8)
@@ -77,7 +81,7 @@ class Volume:
         volume: (D, H, W) float32 scaled to [0, 1].
         voxel_size_mm: (D, H, W) voxel spacing when known, else ``None``.
         name: what it is.
-        source: ``"local"``, ``"download"`` or ``"synthetic"``.
+        source: ``"local"``, ``"cache"``, ``"download"`` or ``"synthetic"``.
 
     Example:
         >>> v = Volume(head_phantom((4, 16, 16)), (5.0, 1.0, 1.0), "phantom", "synthetic")
@@ -152,16 +156,6 @@ def _load_medmnist_npz(path: Path, size: int) -> MedMNIST3D:
     return MedMNIST3D(arrays, size)
 
 
-def _fetch_medmnist(size: int) -> MedMNIST3D:
-    """The official download through the optional ``medmnist`` package."""
-    import medmnist  # noqa: PLC0415 - optional dependency
-
-    root = Path.home() / ".medmnist"
-    root.mkdir(parents=True, exist_ok=True)
-    medmnist.AdrenalMNIST3D(split="train", download=True, size=size, root=str(root))
-    return _load_medmnist_npz(root / _filename(size), size)
-
-
 def _filename(size: int) -> str:
     return "adrenalmnist3d.npz" if size == 28 else f"adrenalmnist3d_{size}.npz"
 
@@ -169,8 +163,8 @@ def _filename(size: int) -> str:
 def load_adrenalmnist3d(size: int = 28) -> MedMNIST3D:
     """AdrenalMNIST3D at 28³ or 64³ (official train 1188 / val 98 / test 298 split).
 
-    Order: ``COURSEKIT_DATA/volumes/adrenalmnist3d[_64].npz``; the ``medmnist`` package's download
-    (if installed and online); else :func:`synthetic_adrenal` (announced).
+    Order: ``volumes/adrenalmnist3d[_64].npz`` in ``COURSEKIT_DATA``, then in the cache, then
+    downloaded (the official file on Zenodo); else :func:`synthetic_adrenal` (announced).
 
     Args:
         size: 28 or 64.
@@ -181,7 +175,7 @@ def load_adrenalmnist3d(size: int = 28) -> MedMNIST3D:
     Example:
         >>> import os
         >>> from unittest import mock
-        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local or cached copy, or synthetic
         ...     data = load_adrenalmnist3d()
         >>> x, y = data.split("val")
         >>> data.size, tuple(x.shape[1:]), y.dtype, set(y.tolist()) <= {0, 1}
@@ -191,8 +185,7 @@ def load_adrenalmnist3d(size: int = 28) -> MedMNIST3D:
         raise ValueError(f"size must be 28 or 64, got {size}")
     data, source = resolve(
         "adrenalmnist3d", local=f"volumes/{_filename(size)}",
-        load_local=lambda p: _load_medmnist_npz(p, size), fetch=lambda: _fetch_medmnist(size),
-        synthetic=lambda: synthetic_adrenal(size),
+        load_local=lambda p: _load_medmnist_npz(p, size), synthetic=lambda: synthetic_adrenal(size),
     )
     data.source = source
     return data
@@ -234,8 +227,9 @@ def head_phantom(shape: tuple[int, int, int] = (10, 256, 256)) -> np.ndarray:
 def load_ct_head() -> Volume:
     """The 10-slice CT head (UNC data as in scikit-image's ``brain``), scaled to [0, 1].
 
-    Order: ``COURSEKIT_DATA/volumes/ct_head_unc_10slices.npz``; no download (scikit-image no
-    longer ships it); else :func:`head_phantom` (announced).
+    Order: ``volumes/ct_head_unc_10slices.npz`` in ``COURSEKIT_DATA``, then in the cache, then
+    downloaded (``brain.tiff`` at a pinned scikit-image commit: scikit-image no longer ships it);
+    else :func:`head_phantom` (announced).
 
     Returns:
         A :class:`Volume` with ``volume`` (10, 256, 256).
@@ -243,7 +237,7 @@ def load_ct_head() -> Volume:
     Example:
         >>> import os
         >>> from unittest import mock
-        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local or cached copy, or synthetic
         ...     ct = load_ct_head()
         >>> ct.volume.shape, ct.volume.dtype, float(ct.volume.min()), float(ct.volume.max())
         ((10, 256, 256), dtype('float32'), 0.0, 1.0)
@@ -253,23 +247,17 @@ def load_ct_head() -> Volume:
             return Volume(_rescale(d["volume"]), None, "CT head (UNC, 10 slices)")
 
     vol, source = resolve("ct_head", local="volumes/ct_head_unc_10slices.npz", load_local=load,
-                          fetch=None, synthetic=lambda: Volume(head_phantom(), None, "head phantom"))
+                          synthetic=lambda: Volume(head_phantom(), None, "head phantom"))
     vol.source = source
     return vol
-
-
-def _fetch_mni152() -> Volume:
-    from nilearn import datasets  # noqa: PLC0415 - optional dependency
-
-    img = datasets.load_mni152_template(resolution=1)
-    return Volume(_rescale(np.asarray(img.get_fdata())), (1.0, 1.0, 1.0), "MNI152 T1 template")
 
 
 def load_mni152() -> Volume:
     """The MNI ICBM152 2009a T1 template (skull-stripped), 197×233×189 at 1 mm, scaled to [0, 1].
 
-    Order: ``COURSEKIT_DATA/volumes/mni_icbm152_t1_2009a.npz``; ``nilearn`` (if installed); else a
-    :func:`head_phantom` of the same shape (announced).
+    Order: ``volumes/mni_icbm152_t1_2009a.npz`` in ``COURSEKIT_DATA``, then in the cache, then
+    downloaded (nilearn's NIfTI file, decoded here); else a :func:`head_phantom` of the same shape
+    (announced).
 
     Returns:
         A :class:`Volume` indexed (x, y, z) as the template's voxel grid.
@@ -277,7 +265,7 @@ def load_mni152() -> Volume:
     Example:
         >>> import os
         >>> from unittest import mock
-        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local copy or synthetic
+        >>> with mock.patch.dict(os.environ, COURSEKIT_OFFLINE="1"):  # local or cached copy, or synthetic
         ...     mni = load_mni152()
         >>> mni.volume.shape, mni.voxel_size_mm
         ((197, 233, 189), (1.0, 1.0, 1.0))
@@ -287,7 +275,6 @@ def load_mni152() -> Volume:
             return Volume(_rescale(d["volume"]), (1.0, 1.0, 1.0), "MNI152 T1 template (2009a)")
 
     vol, source = resolve("mni152", local="volumes/mni_icbm152_t1_2009a.npz", load_local=load,
-                          fetch=_fetch_mni152,
                           synthetic=lambda: Volume(head_phantom((197, 233, 189)), (1.0, 1.0, 1.0),
                                                    "head phantom"))
     vol.source = source
