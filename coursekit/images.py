@@ -25,8 +25,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from coursekit.files import atomic_write
 
-__all__ = ["MAX_PIXELS", "fit_size", "load_image", "resize_image", "save_image", "show_images",
-           "to_numpy_image"]
+__all__ = ["MAX_PIXELS", "fit_size", "image_format", "load_image", "resize_image", "save_image",
+           "show_images", "to_numpy_image"]
 
 MAX_PIXELS = 64_000_000
 """Largest image (width x height) :func:`load_image` opens by default: 8000 x 8000."""
@@ -172,6 +172,8 @@ def load_image(
         raise ValueError(f"{path}: refusing a possible decompression bomb ({err})") from err
     except UnidentifiedImageError as err:
         raise ValueError(f"{path}: not an image file Pillow can read") from err
+    except (PermissionError, IsADirectoryError):
+        raise  # the file is fine, the access is not: the error names the file
     except (OSError, SyntaxError, EOFError) as err:
         raise ValueError(f"{path}: corrupt or truncated image ({err})") from err
     return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()  # (3, H, W)
@@ -216,6 +218,28 @@ def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.clip(arr, 0.0, 1.0)
 
 
+def image_format(path: str | os.PathLike) -> str:
+    """The Pillow format :func:`save_image` writes ``path`` in, from its extension.
+
+    Raises:
+        ValueError: the extension is not an image format; the message names ``path``.
+
+    Example:
+        >>> image_format("out.JPG")
+        'JPEG'
+        >>> image_format("out.txt")
+        Traceback (most recent call last):
+        ...
+        ValueError: out.txt: unknown image extension '.txt'; use one of ...
+    """
+    path = Path(path)
+    fmt = _SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unknown image extension {path.suffix!r}; use one of "
+                         f"{', '.join(sorted(_SAVE_FORMATS))}")
+    return fmt
+
+
 def save_image(
     image: torch.Tensor,
     path: str | os.PathLike,
@@ -239,7 +263,8 @@ def save_image(
         The path written.
 
     Raises:
-        ValueError: ``path`` is one of ``protect``, or the extension is not an image format.
+        ValueError: ``path`` is one of ``protect``, the extension is not an image format, or
+            the image holds NaN or infinite values (nothing is written).
 
     Example:
         >>> import tempfile, os
@@ -250,15 +275,16 @@ def save_image(
         torch.Size([3, 8, 8])
     """
     path = Path(path)
-    fmt = _SAVE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(
-            f"{path}: unknown image extension {path.suffix!r}; use one of {sorted(_SAVE_FORMATS)}"
-        )
+    fmt = image_format(path)
     target = path.resolve()
     for p in protect:
         if Path(p).resolve() == target:
             raise ValueError(f"refusing to write over the input image {p}; choose another output")
+    values = image.detach() if isinstance(image, torch.Tensor) else torch.as_tensor(np.asarray(image))
+    bad = int((~torch.isfinite(values)).sum()) if values.is_floating_point() else 0
+    if bad:
+        raise ValueError(f"{path}: the image holds {bad} NaN or infinite value(s) of "
+                         f"{values.numel()}; nothing written")
     arr = to_numpy_image(image)
     img = Image.fromarray((arr * 255.0).round().astype(np.uint8))
     kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}

@@ -1,7 +1,8 @@
 """Devices, seeding and the compute budget shared by every notebook and command.
 
 * :func:`get_device` picks cuda, then mps, then cpu (``"auto"``), or checks an explicit choice.
-* :func:`module_device` says which device a model's tensors are on.
+* :func:`module_device` says which device a model's tensors are on, :func:`total_memory` how
+  much memory a device has.
 * :func:`seed_everything` seeds ``random``, NumPy and torch and returns a ``torch.Generator``.
 * :func:`get_budget` says how much work a notebook may do: ``"cpu"`` sizes keep each notebook
   within 90 s on a 2-core CPU; ``"gpu"`` sizes are used automatically on an accelerator.
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 __all__ = ["Budget", "get_budget", "get_device", "module_device", "native_bfloat16", "precision_policy",
-           "seed_everything"]
+           "seed_everything", "total_memory"]
 
 T = TypeVar("T")
 _BUDGETS = ("cpu", "gpu")
@@ -94,6 +95,25 @@ def module_device(model: object, default: torch.device | None = None) -> torch.d
         for tensor in (*model.parameters(), *model.buffers()):
             return tensor.device
     return default
+
+
+def total_memory(device: str | torch.device | None = None) -> int | None:
+    """Bytes of memory ``device`` has in all: the GPU's memory, or the machine's RAM for the
+    CPU; ``None`` where it cannot be read (mps, a system without ``sysconf``).
+
+    Example:
+        >>> total_memory("cpu") is None or total_memory("cpu") > 2**20
+        True
+    """
+    dev = get_device(device)
+    if dev.type == "cuda":
+        return int(torch.cuda.get_device_properties(dev).total_memory)
+    if dev.type != "cpu":
+        return None
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:

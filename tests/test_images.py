@@ -215,3 +215,25 @@ def test_fit_size_and_resize_image_agree_with_load_image(tmp_path):
 def test_resize_image_bad_size(size):
     with pytest.raises(ValueError, match="size"):
         resize_image(torch.rand(3, 4, 4), size)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_save_image_refuses_nan_and_inf(tmp_path, bad):
+    x = torch.rand(3, 4, 4)
+    x[1, 2, 3] = bad
+    with pytest.raises(ValueError, match=r"out.png: the image holds 1 NaN or infinite"):
+        save_image(x, tmp_path / "out.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_permission_error_is_not_called_corrupt(tmp_path, monkeypatch):
+    p = tmp_path / "locked.png"
+    Image.new("L", (4, 4)).save(p)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(p))
+
+    monkeypatch.setattr(Image, "open", denied)
+    with pytest.raises(PermissionError) as info:
+        load_image(p)
+    assert info.value.filename == str(p) and "corrupt" not in str(info.value)

@@ -106,3 +106,12 @@ def test_module_device():
     assert module_device(bn) == torch.device("cpu")
     assert module_device(torch.nn.Identity()) is None
     assert module_device(lambda x: x, default=torch.device("cpu")) == torch.device("cpu")
+
+
+def test_total_memory():
+    from coursekit.runtime import total_memory
+
+    cpu = total_memory("cpu")
+    assert cpu is None or cpu > 2**24
+    if torch.cuda.is_available():
+        assert total_memory("cuda") > 2**24

@@ -4,17 +4,23 @@
 
     coursekit faces train DATA --out MODEL.pt [--epochs N] [--device auto] [--seed 0]
     coursekit faces evaluate DATA --model MODEL.pt [--json] [--repeats 20]
-    coursekit faces enroll DB NAME IMAGE... --model MODEL.pt [--threshold T]
-    coursekit faces identify DB IMAGE [--model MODEL.pt] [--threshold T]
-    coursekit faces verify DB NAME IMAGE [--model MODEL.pt] [--threshold T]
+    coursekit faces enroll DB NAME IMAGE... --model MODEL.pt [--append] [--threshold T]
+    coursekit faces identify DB IMAGE [--model MODEL.pt] [--threshold T] [--json]
+    coursekit faces verify DB NAME IMAGE [--model MODEL.pt] [--threshold T] [--json]
+    coursekit faces threshold DB [T]
 
-``DATA`` is a folder with one sub-folder of images per person (the LFW layout) or the word
-``olivetti``. ``DB`` is a :class:`~coursekit.face.FaceDatabase` ``.npz`` file; ``enroll``
-creates it and records the model's path and SHA-256 in its metadata, so ``identify`` and
+``DATA`` is a folder with one sub-folder of images per person (the LFW layout), or
+``builtin:olivetti`` for the built-in Olivetti faces (plain ``olivetti`` too, unless a folder of
+that name exists: an existing path always wins). ``DB`` is a face database ``.npz`` file;
+``enroll`` creates it and records the model's path and SHA-256 in it, so ``identify`` and
 ``verify`` find the model without ``--model`` and refuse a different one (encodings of two
-models cannot be compared). ``--detect`` crops the largest face of each photo first
-(scikit-image's LBP cascade). Results go to standard output, progress and notes to standard
-error.
+models cannot be compared). ``enroll`` adds photos to a person already enrolled only with
+``--append``; ``threshold`` shows or changes the acceptance threshold of everyone in ``DB``.
+Two ``enroll`` commands on one database wait for each other (a lock held from reading the file
+to writing it), so neither loses the other's person. ``--detect`` crops the largest face of
+each photo first (scikit-image's LBP cascade). Results go to standard output, progress and
+notes to standard error. ``identify`` and ``verify`` exit with 1 when the answer is no one /
+rejected.
 """
 
 from __future__ import annotations
@@ -27,80 +33,113 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["register", "run"]
+from coursekit.cli import (
+    EXIT_CODES_HELP,
+    non_negative_float,
+    plain_text,
+    positive_int,
+    show_progress,
+)
+
+__all__ = ["BUILTIN_DATA", "register", "run"]
 
 FACE_SIZE = 64  # side of the grey face images the encoder sees
 DEFAULT_THRESHOLD = 1.0  # squared L2 on unit encodings; `faces evaluate` suggests a better one
 MAX_PAIRS = 1_000_000  # all pairs up to this many for ROC AUC / EER, else a balanced sample
+BUILTIN_DATA = "builtin:olivetti"
+"""How ``DATA`` names the built-in Olivetti faces unambiguously."""
 
 
 def register(subparsers) -> None:
     """Add ``coursekit faces ...`` to the top-level parser's sub-commands.
 
     Example:
-        >>> parser = argparse.ArgumentParser(prog="coursekit")
+        >>> from coursekit.cli import CommandParser
+        >>> parser = CommandParser(prog="coursekit")
         >>> register(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["faces", "train", "photos/", "--out", "m.pt", "--epochs", "2"])
         >>> args.faces_command, args.data, args.out, args.epochs, args.device
         ('train', 'photos/', 'm.pt', 2, 'auto')
     """
-    faces = subparsers.add_parser("faces", help="face recognition: train, evaluate, enroll, identify",
-                                  description=__doc__.split("::")[0].strip())
+    faces = subparsers.add_parser(
+        "faces", help="face recognition: train, evaluate, enroll, identify, verify",
+        description=plain_text(__doc__).replace("::\n", ""), epilog=EXIT_CODES_HELP)
     sub = faces.add_subparsers(dest="faces_command", metavar="ACTION", required=True)
+    data_help = (f"a folder with one sub-folder of images per person, or {BUILTIN_DATA} (the "
+                 "built-in Olivetti faces; plain 'olivetti' too unless such a folder exists)")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+        p.add_argument("--device", default="auto",
+                       help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
         p.add_argument("--detect", action="store_true",
                        help="crop the largest face of each photo first (for ordinary photos)")
-        p.add_argument("--quiet", action="store_true", help="no progress bars or notes")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
 
-    p = sub.add_parser("train", help="train a face encoder with the triplet loss")
-    p.add_argument("data", metavar="DATA", help="folder with one sub-folder per person, or 'olivetti'")
-    p.add_argument("--out", required=True, metavar="MODEL.pt", help="where to write the encoder")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: TrainConfig's)")
-    p.add_argument("--seed", type=int, default=0)
+    def add(name: str, helptext: str, action) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".",
+                           epilog=EXIT_CODES_HELP)
+        p.set_defaults(func=run, action=action)
+        return p
+
+    p = add("train", "train a face encoder with the triplet loss", _train)
+    p.add_argument("data", metavar="DATA", help=data_help)
+    p.add_argument("--out", required=True, metavar="MODEL.pt",
+                   help="where to write the encoder (checked before training starts)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="training epochs (default: TrainConfig's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     common(p)
-    p.set_defaults(func=run, action=_train)
 
-    p = sub.add_parser("evaluate", help="one-shot N-way accuracy, ROC AUC, EER, best threshold")
-    p.add_argument("data", metavar="DATA", help="folder with one sub-folder per person, or 'olivetti'")
-    p.add_argument("--model", required=True, metavar="MODEL.pt")
+    p = add("evaluate", "one-shot N-way accuracy, ROC AUC, EER and the best threshold", _evaluate)
+    p.add_argument("data", metavar="DATA", help=data_help)
+    p.add_argument("--model", required=True, metavar="MODEL.pt", help="the encoder to evaluate")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--repeats", type=int, default=20, help="random enrolments to average (>= 20)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=positive_int, default=20,
+                   help="random enrolments to average (at least 20; default 20)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     common(p)
-    p.set_defaults(func=run, action=_evaluate)
 
-    p = sub.add_parser("enroll", help="add a person to a face database (created if missing)")
-    p.add_argument("db", metavar="DB", help="face database file (.npz)")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("images", metavar="IMAGE", nargs="+")
-    p.add_argument("--model", required=True, metavar="MODEL.pt")
-    p.add_argument("--threshold", type=float, default=None,
-                   help=f"acceptance threshold tau on squared L2 (new database: {DEFAULT_THRESHOLD})")
+    p = add("enroll", "add a person to a face database (created if missing)", _enroll)
+    p.add_argument("db", metavar="DB", help="face database file (.npz), created if missing")
+    p.add_argument("name", metavar="NAME", help="the person's name")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="one or more photos of NAME")
+    p.add_argument("--model", required=True, metavar="MODEL.pt", help="the encoder")
+    p.add_argument("--append", action="store_true",
+                   help="add the photos to NAME, who is already enrolled (without it, an "
+                        "enrolled NAME is an error: two people must not share a name)")
+    p.add_argument("--threshold", type=non_negative_float, default=None, metavar="T",
+                   help=f"acceptance threshold on squared L2 distance, for a new database only "
+                        f"(default {DEFAULT_THRESHOLD}); change an existing one with "
+                        "'coursekit faces threshold DB T'")
     common(p)
-    p.set_defaults(func=run, action=_enroll)
 
-    for name, helptext in (("identify", "who is in this photo? (1:K)"),
-                           ("verify", "is this the claimed person? (1:1)")):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("db", metavar="DB")
+    for name, helptext, action in (("identify", "who is in this photo? (1:K)", _identify),
+                                   ("verify", "is this the claimed person? (1:1)", _verify)):
+        p = add(name, helptext, action)
+        p.add_argument("db", metavar="DB", help="face database file (.npz)")
         if name == "verify":
-            p.add_argument("name", metavar="NAME")
-        p.add_argument("image", metavar="IMAGE")
+            p.add_argument("name", metavar="NAME", help="the claimed identity")
+        p.add_argument("image", metavar="IMAGE", help="the photo to check")
         p.add_argument("--model", default=None, metavar="MODEL.pt",
-                       help="default: the model recorded in DB")
-        p.add_argument("--threshold", type=float, default=None, help="default: DB's threshold")
+                       help="the encoder (default: the one recorded in DB)")
+        p.add_argument("--threshold", type=non_negative_float, default=None, metavar="T",
+                       help="acceptance threshold for this query (default: DB's)")
         p.add_argument("--json", action="store_true", help="print one JSON object")
         common(p)
-        p.set_defaults(func=run, action=_identify if name == "identify" else _verify)
+
+    p = add("threshold", "show or change the acceptance threshold of everyone in a database",
+            _threshold)
+    p.add_argument("db", metavar="DB", help="face database file (.npz)")
+    p.add_argument("value", metavar="T", nargs="?", type=non_negative_float, default=None,
+                   help="the new threshold on squared L2 distance (omit it to show the current)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one ``coursekit faces`` action; returns the exit code.
 
     Example:
-        >>> parser = argparse.ArgumentParser(prog="coursekit")
+        >>> from coursekit.cli import CommandParser
+        >>> parser = CommandParser(prog="coursekit")
         >>> register(parser.add_subparsers(dest="command"))
         >>> args = parser.parse_args(["faces", "evaluate", "olivetti", "--model", "m.pt"])
         >>> args.func is run, args.action.__name__
@@ -151,19 +190,23 @@ def _load_folder_detect(root: Path):
 
 
 def _load_data(args):
+    """``DATA``: ``builtin:olivetti``, else an existing folder, else plain ``olivetti``."""
     from coursekit.data import load_face_folder, load_olivetti
 
-    if args.data.lower() == "olivetti":
+    spec = args.data
+    root = Path(spec)
+    if spec.lower() == BUILTIN_DATA or (spec.lower() == "olivetti" and not root.exists()):
         ds = load_olivetti()
+    elif spec.lower().startswith("builtin:"):
+        raise ValueError(f"unknown built-in data set {spec!r}; the built-in one is {BUILTIN_DATA}")
+    elif not root.exists():
+        raise FileNotFoundError(f"data folder not found: {root}")
     else:
-        root = Path(args.data)
-        if not root.exists():
-            raise FileNotFoundError(f"data folder not found: {root}")
         ds = _load_folder_detect(root) if args.detect else load_face_folder(root, size=FACE_SIZE)
     if ds.skipped:
         shown = ", ".join(ds.skipped[:5]) + (", ..." if len(ds.skipped) > 5 else "")
         _note(args, f"skipped {len(ds.skipped)} file(s) that are not images: {shown}")
-    _note(args, f"{args.data}: {len(ds)} images of {ds.num_people} people ({ds.source})")
+    _note(args, f"{spec}: {len(ds)} images of {ds.num_people} people ({ds.source})")
     return ds
 
 
@@ -188,17 +231,17 @@ def _load_model(path: str | Path, device):
 def _train(args) -> int:
     from coursekit.face import TrainConfig, train_encoder
     from coursekit.face.encoder import save_encoder
+    from coursekit.files import check_writable
     from coursekit.runtime import get_device, seed_everything
 
-    if args.epochs is not None and args.epochs < 1:
-        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    check_writable(args.out)  # now, not after the training
     device = get_device(args.device)
     generator = seed_everything(args.seed)
     ds = _load_data(args)
     _require_pairs(ds, "training")
     config = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
     encoder, history = train_encoder(ds, config, device=device, generator=generator,
-                                     progress=not args.quiet)
+                                     progress=show_progress(args.quiet))
     out = save_encoder(encoder, args.out)
     _note(args, f"final loss {history['epoch_loss'][-1]:.4f}")
     print(f"wrote {out}")
@@ -292,8 +335,17 @@ def _example_files(enroll: str | None = None) -> tuple[str, str, str]:
     return db, img, model
 
 
+def _model_file(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"--model {path} is a folder, not a model file")
+    return path
+
+
 def _open_db(args, model_path: str | None, *, create: bool):
-    """Load (or create) the database and its encoder, checking the model matches."""
+    """Load (or, with ``create``, start) the database and its encoder, checking the model."""
     from coursekit.face.database import FaceDatabase
     from coursekit.runtime import get_device
 
@@ -308,9 +360,7 @@ def _open_db(args, model_path: str | None, *, create: bool):
         if not recorded:
             raise ValueError(f"{db_path} records no model; pass --model MODEL.pt")
         model_path = recorded
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise FileNotFoundError(f"model file not found: {model_path}")
+    model_path = _model_file(model_path)
     digest = _sha256(model_path)
     if db.info.get("model_sha256") not in (None, digest) and len(db):
         raise ValueError(
@@ -319,13 +369,14 @@ def _open_db(args, model_path: str | None, *, create: bool):
         )
     db.info.update(model=str(model_path.resolve()), model_sha256=digest)
     db.encoder = _load_model(model_path, device)
-    if args.threshold is not None and create:
-        db.threshold = args.threshold
     return db
 
 
 def _enroll(args) -> int:
     """``faces enroll DB NAME IMAGE...``: add a person (the database is created if missing).
+
+    The photos are read first; then the database is locked from reading it to writing it, so
+    enrolments running at the same time all land.
 
     Example:
         >>> from coursekit.cli import main
@@ -334,18 +385,37 @@ def _enroll(args) -> int:
         enrolled ann (1 image(s)); .../people.npz holds 1 people
         0
     """
-    if args.threshold is not None and args.threshold < 0:
-        raise ValueError(f"--threshold must be >= 0, got {args.threshold}")
-    db = _open_db(args, args.model, create=True)
+    from coursekit.files import check_writable, locked
+
+    db_path = Path(args.db)
+    _model_file(args.model)
     faces = torch.stack([_load_photo(p, args.detect) for p in args.images])  # (K, 1, S, S)
-    db.enroll(args.name, faces)
-    db.save(args.db)
-    print(f"enrolled {args.name} ({len(args.images)} image(s)); {args.db} holds {len(db)} people")
+    check_writable(db_path)
+    with locked(db_path):
+        if args.threshold is not None and db_path.exists():
+            raise ValueError(
+                f"--threshold sets the threshold of a new database, and {db_path} exists; to "
+                f"change everyone's threshold run: coursekit faces threshold {db_path} "
+                f"{args.threshold:g}")
+        db = _open_db(args, args.model, create=True)
+        if args.name in db and not args.append:
+            raise ValueError(
+                f"{args.name!r} is already enrolled in {db_path} "
+                f"({len(db.encodings_of(args.name))} photo(s)); pass --append to add these "
+                "photos to them, or choose another name for another person")
+        if args.append and args.name not in db:
+            raise ValueError(f"--append: {args.name!r} is not enrolled in {db_path}; "
+                             "leave out --append to enroll a new person")
+        db.enroll(args.name, faces)
+        db.save(db_path)
+    print(f"{'added to' if args.append else 'enrolled'} {args.name} ({len(args.images)} image(s)); "
+          f"{args.db} holds {len(db)} people")
     return 0
 
 
 def _identify(args) -> int:
-    """``faces identify DB IMAGE``: the enrolled person nearest the photo, or unknown (1:K).
+    """``faces identify DB IMAGE``: the enrolled person nearest the photo, or unknown (1:K);
+    exit status 1 for an unknown person.
 
     Example:
         >>> from coursekit.cli import main
@@ -365,11 +435,12 @@ def _identify(args) -> int:
         print(f"unknown person (nearest: {nearest}, distance {dist:.4f} > threshold {tau:.4f})")
     else:
         print(f"{name} (distance {dist:.4f} <= threshold {tau:.4f})")
-    return 0
+    return 0 if name is not None else 1
 
 
 def _verify(args) -> int:
-    """``faces verify DB NAME IMAGE``: accept or reject the claimed identity (1:1).
+    """``faces verify DB NAME IMAGE``: accept or reject the claimed identity (1:1); exit
+    status 1 when rejected.
 
     Example:
         >>> from coursekit.cli import main
@@ -386,4 +457,32 @@ def _verify(args) -> int:
     else:
         verdict = "accepted" if ok else "rejected"
         print(f"{verdict}: {args.name}, distance {dist:.4f} {'<=' if ok else '>'} threshold {tau:.4f}")
+    return 0 if ok else 1
+
+
+def _threshold(args) -> int:
+    """``faces threshold DB [T]``: show the threshold, or set it for everyone in ``DB``.
+
+    Example:
+        >>> from coursekit.cli import main
+        >>> db, img, model = _example_files(enroll="ann")
+        >>> main(["faces", "threshold", db, "0.8"])
+        threshold of .../people.npz: 1.0000 -> 0.8000 for 1 people
+        0
+        >>> main(["faces", "threshold", db])
+        0.8
+        0
+    """
+    from coursekit.face.database import FaceDatabase
+    from coursekit.files import locked
+
+    db_path = Path(args.db)
+    if args.value is None:
+        print(f"{FaceDatabase.load(db_path).threshold:g}")
+        return 0
+    with locked(db_path):
+        db = FaceDatabase.load(db_path)
+        old, db.threshold = db.threshold, args.value
+        db.save(db_path)
+    print(f"threshold of {db_path}: {old:.4f} -> {args.value:.4f} for {len(db)} people")
     return 0

@@ -79,9 +79,14 @@ def read_database(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict
         with loaded as z:
             enc, owners = z["encodings"], z["owners"]
             meta = json.loads(str(z["metadata"][()]))
+    except PermissionError:
+        raise  # the error names the file
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        # numpy's message for a file that is not an archive advises allow_pickle=True (unsafe
+        # loading): never pass it on
+        reason = "not an .npz archive" if "pickle" in str(err) else str(err).splitlines()[0]
         raise ValueError(
-            f"{path}: not a coursekit face database, or the file is corrupt ({err})"
+            f"{path}: not a coursekit face database, or the file is corrupt ({reason})"
         ) from err
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise ValueError(f"{path}: not a coursekit face database (format tag missing)")

@@ -153,9 +153,12 @@ def load_encoder(path: str | os.PathLike, map_location=None) -> FaceEncoder:
         raise FileNotFoundError(f"encoder file not found: {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
+    except PermissionError:
+        raise  # the error names the file
     except Exception as err:  # unpickling errors, truncated zip archives, foreign pickles
-        raise ValueError(f"{path}: not a readable coursekit encoder file ({type(err).__name__}: {err})"
-                         ) from err
+        # torch's own message advises weights_only=False (unsafe loading): never pass it on
+        raise ValueError(f"{path}: not a coursekit encoder file, or the file is damaged "
+                         f"({type(err).__name__})") from err
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise ValueError(f"{path}: not a coursekit face encoder (expected format {_FORMAT!r})")
     if payload.get("version") != _VERSION:
