@@ -221,7 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     with _sigterm_as_exception():
         try:
-            args = parser.parse_args(argv)
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as exc:  # --help, --version, or a usage error already printed
+                return exc.code if isinstance(exc.code, int) else 2
             if not getattr(args, "func", None):
                 parser.print_help(sys.stderr)
                 return 2

@@ -189,8 +189,12 @@ def _check_memory(config, content_shape: tuple[int, int], device) -> None:
         option = "--scales" if config.scales else "--size"
         raise ValueError(
             f"{option} {config.sizes[-1]} makes a {w}x{h} image, which needs at least "
-            f"{need / 2**30:.3g} GiB of memory for VGG19's activations, more than the "
-            f"{have / 2**30:.3g} GiB this {device.type} has; choose a smaller {option}")
+            f"{_gib(need)} GiB of memory for VGG19's activations, more than the "
+            f"{_gib(have)} GiB this {device.type} has; choose a smaller {option}")
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:,.1f}" if n < 100 * 2**30 else f"{n / 2**30:,.0f}"
 
 
 def _beta(args: argparse.Namespace) -> float:
