@@ -22,8 +22,8 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 
-__all__ = ["EXIT_CODES", "CommandParser", "build_parser", "main", "non_negative_float", "plain_text",
-           "positive_float", "positive_int", "show_progress"]
+__all__ = ["EXIT_CODES", "EXIT_CODES_HELP", "CommandParser", "build_parser", "main",
+           "non_negative_float", "plain_text", "positive_float", "positive_int", "show_progress"]
 
 _COMMANDS = ("coursekit.cli.faces", "coursekit.cli.style", "coursekit.cli.student", "coursekit.cli.data")
 

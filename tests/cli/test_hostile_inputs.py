@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,10 @@ def workdir(tmp_path_factory):
     save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), d / "m.pt")
     save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), d / "other.pt")
     (d / "notes.png").write_text("not an image")
+    (d / "truncated.png").write_bytes((d / "content.png").read_bytes()[:120])
+    header = b"IHDR" + struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    (d / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + header
+                                 + struct.pack(">I", zlib.crc32(header)))
     (d / "notes.txt").write_text("not a model")
     (d / "fake.npz").write_text("not a database")
     (d / "existing_folder.png").mkdir()
@@ -88,6 +94,9 @@ CASES = [
     ("content not an image", ["style", "notes.png", "style.png", "-o", "o.png", *FAST], 2, "notes.png", None),
     ("content is a folder", ["style", "existing_folder.png", "style.png", "-o", "o.png", *FAST], 2,
      "existing_folder.png", None),
+    ("content truncated", ["style", "truncated.png", "style.png", "-o", "o.png", *FAST], 2,
+     "truncated.png", None),
+    ("content a bomb", ["style", "bomb.png", "style.png", "-o", "o.png", *FAST], 2, "bomb.png", None),
     ("style missing", ["style", "content.png", "nope.jpg", "-o", "o.png", *FAST], 2, "nope.jpg", None),
     # style: options
     ("size huge", [*S, "-o", "o.png", *FAST, "--size", "100000"], 2, "--size 100000", None),
@@ -143,6 +152,7 @@ CASES = [
      "--threshold", None),
     ("threshold negative", ["faces", "threshold", "people.npz", "-1"], 2, "T", None),
     ("photo not an image", [*ENROLL, "bo", "notes.png", "--model", "m.pt"], 2, "notes.png", None),
+    ("photo truncated", [*ENROLL, "bo", "truncated.png", "--model", "m.pt"], 2, "truncated.png", None),
     ("photo missing", ["faces", "identify", "people.npz", "missing.png"], 2, "missing.png", None),
     ("verify unknown name", ["faces", "verify", "people.npz", "zed", "data/p0/0.png"], 2, "'zed'", None),
     ("identify threshold inf", ["faces", "identify", "people.npz", "data/p0/0.png", "--threshold", "inf"], 2,
