@@ -21,7 +21,7 @@ from torch import nn
 
 from coursekit.data.faces import FaceDataset
 from coursekit.face.augment import augment_faces
-from coursekit.face.distances import pairwise_distances
+from coursekit.face.distances import label_masks, pairwise_distances
 from coursekit.face.encoder import FaceEncoder
 from coursekit.face.margin_softmax import MarginSoftmaxLoss
 from coursekit.face.miners import mine_triplets
@@ -39,10 +39,9 @@ def _active_fraction(z: torch.Tensor, labels: torch.Tensor, alpha: float) -> flo
     """Fraction of ALL valid triplets of the batch with a non-zero loss (comparable across
     strategies); counted per (a, p) pair against every negative, without building triplets."""
     d = pairwise_distances(z)
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)
-    pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    pos, neg = label_masks(labels)  # (B, B) each
     a, p = pos.nonzero(as_tuple=True)
-    neg = ~same[a]  # (T_pos, B)
+    neg = neg[a]  # (T_pos, B)
     active = neg & (d[a] < d[a, p].unsqueeze(1) + alpha)
     return float(active.sum()) / max(int(neg.sum()), 1)
 
@@ -51,8 +50,8 @@ def _triplet_term(z: torch.Tensor, labels: torch.Tensor, config: TrainConfig,
                   generator: torch.Generator | None) -> tuple[torch.Tensor, int]:
     """The batch's triplet loss under ``config.strategy`` and the number of triplets it used."""
     if config.strategy == "batch_hard":  # one triplet per anchor that has a positive and a negative
-        same = labels.unsqueeze(0) == labels.unsqueeze(1)  # (B, B)
-        n_trip = int(((same.sum(1) > 1) & (~same).any(1)).sum())
+        pos, neg = label_masks(labels)  # (B, B) each
+        n_trip = int((pos.any(1) & neg.any(1)).sum())
         return batch_hard_triplet_loss(z, labels, config.alpha), n_trip
     a, p, n = mine_triplets(z, labels, config.strategy, config.alpha, generator=generator)
     # index_select, not z[a]: its backward (index_add) sums in a fixed order, while advanced
