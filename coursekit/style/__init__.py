@@ -3,7 +3,8 @@ real ImageNet weights, content/style/total costs, and the transfer loop.
 
 Modules: ``weights`` (VGG19's layout and pretrained weights), ``vgg`` (the feature extractor),
 ``costs`` (content, Gram, style, total variation), ``config`` (:class:`TransferConfig`),
-``objective`` (the cost at one scale, internal), ``transfer`` (the optimisation loop) and
+``objective`` (the cost at one scale, internal), ``transfer`` (the optimisation loop),
+``lbfgs`` and ``graphed`` (L-BFGS without host round trips, recorded in a CUDA graph on a GPU) and
 ``color`` (colour preservation).
 """
 
@@ -23,6 +24,8 @@ from coursekit.style.costs import (
     total_cost,
     total_variation,
 )
+from coursekit.style.graphed import lbfgs_steps
+from coursekit.style.lbfgs import CompactLBFGS
 from coursekit.style.transfer import TransferResult, style_transfer
 from coursekit.style.vgg import (
     VGG19Features,
@@ -55,6 +58,8 @@ __all__ = [
     "TransferConfig",
     "TransferResult",
     "style_transfer",
+    "CompactLBFGS",
+    "lbfgs_steps",
     "IMAGENET_MEAN_RGB",
     "IMAGENET_STD_RGB",
     "VGG19Features",
