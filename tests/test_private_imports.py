@@ -22,7 +22,6 @@ PACKAGE = ROOT / "coursekit"
 KNOWN = {
     ("coursekit.conv.convnd", "coursekit.conv.shapes._as_tuple"),
     ("coursekit.conv.naive", "coursekit.conv.convnd._check_conv_args"),
-    ("coursekit.data.art", "coursekit.data.photos._select"),
     ("coursekit.exercises.face_losses", "coursekit.exercises.face._SQUARED"),
     ("coursekit.exercises.face_losses", "coursekit.exercises.face._t"),
     ("coursekit.style.transfer", "coursekit.style.objective._Objective"),

@@ -54,6 +54,7 @@ from coursekit.data.photos import (
     PHOTOS,
     ImageSet,
     sample_photos,
+    select_names,
     synthetic_photo,
 )
 from coursekit.data.procedural_art import (
@@ -131,6 +132,7 @@ __all__ = [
     "PHOTOS",
     "ImageSet",
     "sample_photos",
+    "select_names",
     "synthetic_photo",
     "SWIRL_PALETTES",
     "kandinsky_shapes",

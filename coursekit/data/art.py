@@ -18,7 +18,7 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from coursekit.data.photos import ImageSet, _select
+from coursekit.data.photos import ImageSet, select_names
 from coursekit.data.procedural_art import kandinsky_shapes, stained_glass, starry_swirls
 from coursekit.data.sources import resolve
 from coursekit.images import load_image, resize_image
@@ -79,7 +79,7 @@ def artworks(size: int | tuple[int, int] | None = None, *, names: list[str] | No
         >>> tuple(art["composition_vii"].shape)
         (3, 21, 32)
     """
-    names = _select(names, ARTWORKS, "artwork")
+    names = select_names(names, ARTWORKS, "artwork")
     images, sources, titles = {}, {}, {}
     for i, name in enumerate(names):
         info = ARTWORKS[name]

@@ -22,7 +22,7 @@ from torch import Tensor
 from coursekit.data.sources import announce
 from coursekit.images import resize_image
 
-__all__ = ["PHOTOS", "ImageSet", "sample_photos", "synthetic_photo"]
+__all__ = ["PHOTOS", "ImageSet", "sample_photos", "select_names", "synthetic_photo"]
 
 PHOTOS: dict[str, dict[str, str]] = {
     "astronaut": {"title": "Astronaut Eileen Collins", "credit": "NASA, public domain",
@@ -80,8 +80,18 @@ class ImageSet(Mapping[str, Tensor]):
         return len(self.images)
 
 
-def _select(names: list[str] | None, table: Mapping[str, object], what: str) -> list[str]:
-    """``names`` (default: all of ``table``, in order), refusing unknown ones with one error."""
+def select_names(names: list[str] | None, table: Mapping[str, object], what: str) -> list[str]:
+    """``names`` (default: all of ``table``, in order), refusing unknown ones with one error
+    that lists the known ones; ``what`` names the kind of item in it.
+
+    Example:
+        >>> select_names(None, PHOTOS, "photo")[:2]
+        ['astronaut', 'chelsea']
+        >>> select_names(["mona"], PHOTOS, "photo")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown photo(s) ['mona']; available: astronaut, chelsea, ...
+    """
     names = list(table) if names is None else list(names)
     unknown = [n for n in names if n not in table]
     if unknown:
@@ -171,7 +181,7 @@ def sample_photos(size: int | tuple[int, int] | None = None, *, names: list[str]
         >>> {k: tuple(v.shape) for k, v in photos.items()}, photos.source
         ({'chelsea': (3, 43, 64), 'china': (3, 43, 64)}, 'local')
     """
-    names = _select(names, PHOTOS, "photo")
+    names = select_names(names, PHOTOS, "photo")
     images, sources, titles = {}, {}, {}
     for i, name in enumerate(names):
         info = PHOTOS[name]
