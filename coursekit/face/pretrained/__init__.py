@@ -4,14 +4,23 @@ from the ``face_recognition_models`` files without dlib (lessons 4.1-4.4, "try y
 * :mod:`~coursekit.face.pretrained.dlib_format`: dlib's serialisation format;
 * :mod:`~coursekit.face.pretrained.dlib_net`: dlib's deep-network files as a PyTorch module;
 * :mod:`~coursekit.face.pretrained.encoder`: the 128-d ResNet face encoder;
+* :mod:`~coursekit.face.pretrained.landmarks`: the 5-point landmark predictor (regression trees);
+* :mod:`~coursekit.face.pretrained.alignment`: dlib's aligned 150 x 150 face chips;
 * :mod:`~coursekit.face.pretrained.model_files`: where the model files are.
 
 Shape letters: ``B`` batch, ``H``/``W`` image height and width, ``E`` encoding size (128).
 """
 
+from coursekit.face.pretrained.alignment import (
+    FIVE_POINT_TEMPLATE,
+    extract_face_chips,
+    face_chip_details,
+    face_chips,
+)
 from coursekit.face.pretrained.dlib_format import (
     DlibFormatError,
     DlibReader,
+    floats_from_integers,
 )
 from coursekit.face.pretrained.dlib_net import (
     DlibLayer,
@@ -24,14 +33,25 @@ from coursekit.face.pretrained.encoder import (
     encoder_spec,
     load_pretrained_encoder,
 )
+from coursekit.face.pretrained.landmarks import (
+    ShapePredictor,
+    load_shape_predictor,
+    similarity_transform,
+    to_uint8_image,
+)
 from coursekit.face.pretrained.model_files import (
     MODEL_FILES,
     model_path,
 )
 
 __all__ = [
+    "FIVE_POINT_TEMPLATE",
+    "extract_face_chips",
+    "face_chip_details",
+    "face_chips",
     "DlibFormatError",
     "DlibReader",
+    "floats_from_integers",
     "DlibLayer",
     "DlibNetwork",
     "add_zero_padded",
@@ -39,6 +59,10 @@ __all__ = [
     "PretrainedFaceEncoder",
     "encoder_spec",
     "load_pretrained_encoder",
+    "ShapePredictor",
+    "load_shape_predictor",
+    "similarity_transform",
+    "to_uint8_image",
     "MODEL_FILES",
     "model_path",
 ]
