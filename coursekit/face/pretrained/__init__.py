@@ -6,6 +6,8 @@ from the ``face_recognition_models`` files without dlib (lessons 4.1-4.4, "try y
 * :mod:`~coursekit.face.pretrained.encoder`: the 128-d ResNet face encoder;
 * :mod:`~coursekit.face.pretrained.landmarks`: the 5-point landmark predictor (regression trees);
 * :mod:`~coursekit.face.pretrained.alignment`: dlib's aligned 150 x 150 face chips;
+* :mod:`~coursekit.face.pretrained.detector`: the MMOD CNN face detector;
+* :mod:`~coursekit.face.pretrained.pipeline`: all of them on a photo;
 * :mod:`~coursekit.face.pretrained.model_files`: where the model files are.
 
 Shape letters: ``B`` batch, ``H``/``W`` image height and width, ``E`` encoding size (128).
@@ -16,6 +18,12 @@ from coursekit.face.pretrained.alignment import (
     extract_face_chips,
     face_chip_details,
     face_chips,
+)
+from coursekit.face.pretrained.detector import (
+    FaceDetector,
+    detector_spec,
+    load_face_detector,
+    tiled_pyramid_rects,
 )
 from coursekit.face.pretrained.dlib_format import (
     DlibFormatError,
@@ -43,12 +51,21 @@ from coursekit.face.pretrained.model_files import (
     MODEL_FILES,
     model_path,
 )
+from coursekit.face.pretrained.pipeline import (
+    FoundFaces,
+    PretrainedFacePipeline,
+    load_pretrained_pipeline,
+)
 
 __all__ = [
     "FIVE_POINT_TEMPLATE",
     "extract_face_chips",
     "face_chip_details",
     "face_chips",
+    "FaceDetector",
+    "detector_spec",
+    "load_face_detector",
+    "tiled_pyramid_rects",
     "DlibFormatError",
     "DlibReader",
     "floats_from_integers",
@@ -65,4 +82,7 @@ __all__ = [
     "to_uint8_image",
     "MODEL_FILES",
     "model_path",
+    "FoundFaces",
+    "PretrainedFacePipeline",
+    "load_pretrained_pipeline",
 ]
