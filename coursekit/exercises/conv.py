@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from coursekit.exercises._framework import Case, CheckResult, Mistake, randn, run_check
+from coursekit.exercises.framework import Case, CheckResult, Mistake, randn, run_check
 
 __all__ = ["check_conv1d", "check_conv_output_shape"]
 
@@ -20,11 +20,11 @@ __all__ = ["check_conv1d", "check_conv_output_shape"]
 def check_conv_output_shape(conv_output_shape: Callable) -> CheckResult:
     """Check ``conv_output_shape(n, f, stride=1, padding=0)`` = ⌊(n + 2p − f)/s⌋ + 1, an int.
 
-    Example:
-        >>> check_conv_output_shape(lambda n, f, stride=1, padding=0:
-        ...     (n + 2 * padding - f) // stride + 1)
-        check_conv_output_shape: all 8 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_conv_output_shape(lambda n, f, stride=1, padding=0: n - f + 1)
+        check_conv_output_shape: case ''same' padding 1' failed — input: 5, 3, padding=1,
+        expected: 5, got: 3 — hint: padding 1 on both sides keeps 5
+        CheckResult(passed=False)
     """
     def case(name, n, f, hint, stride=None, padding=None, positional=False):
         s = 1 if stride is None else stride
@@ -69,13 +69,11 @@ def check_conv1d(conv1d_naive: Callable) -> CheckResult:
     """Check ``conv1d_naive(x, w)``: x (L,), w (f,) → (L − f + 1,) cross-correlation,
     out[i] = Σ_k x[i + k]·w[k] (no kernel flip).
 
-    Example:
-        >>> def conv1d_naive(x, w):
-        ...     f = w.shape[0]
-        ...     return torch.stack([(x[i:i + f] * w).sum() for i in range(x.shape[0] - f + 1)])
-        >>> check_conv1d(conv1d_naive)
-        check_conv1d: all 6 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_conv1d(lambda x, w: x)
+        check_conv1d: case 'difference kernel [1, 0, −1]' failed — input: ..., got: ... —
+        hint: expected shape (3,), got (5,); out[i] = x[i] − x[i + 2] → [−2, −3, −5]
+        CheckResult(passed=False)
     """
     def xcorr(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return x.unfold(0, w.shape[0], 1) @ w  # (L - f + 1, f) @ (f,)

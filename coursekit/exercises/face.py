@@ -11,21 +11,17 @@ from collections.abc import Callable
 
 import torch
 
-from coursekit.exercises._framework import Case, CheckResult, Mistake, randn, run_check
+from coursekit.exercises.framework import Case, CheckResult, Mistake, floats, randn, run_check
 
 __all__ = ["check_encoding_distance", "check_verify", "check_who_is_it"]
 
-_SQUARED = "distances are SQUARED L2: sum of squared differences, without the square root"
+SQUARED_L2_HINT = "distances are SQUARED L2: sum of squared differences, without the square root"
 _NOT_SQUARED = "square the differences before summing: ‖a−b‖² = Σ (a−b)²"
 _SUM_NOT_MEAN = "sum the squared differences over the embedding (do not average them)"
 
 
 def _sq(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((a - b) ** 2).sum())
-
-
-def _t(*values: float) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -38,24 +34,23 @@ def check_verify(verify: Callable) -> CheckResult:
     ``distance`` is ‖encoding − database[name]‖² and ``accepted`` is ``distance <= threshold``.
     Prints one line and returns whether every case passed.
 
-    Example:
-        >>> def verify(encoding, database, name, threshold):
-        ...     distance = float(((encoding - database[name]) ** 2).sum())
-        ...     return distance, distance <= threshold
-        >>> check_verify(verify)
-        check_verify: all 6 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_verify(lambda encoding, database, name, threshold: (0.0, True))
+        check_verify: case 'same person, accepted' failed — input: ..., expected: (0.18, True),
+        got: (0.0, True) — hint: accept when distance ≤ threshold (compare the distance with the
+        threshold)
+        CheckResult(passed=False)
     """
-    db = {"ana": _t(0, 0, 0, 0), "bo": _t(3.1, 4.2, 0, 0), "cy": _t(1, 1, 1, 1)}
-    near = _t(0.3, 0.2, 0.1, 0.2)                      # ‖near − ana‖² = 0.18, ‖·‖ = 0.42
-    exact = _t(3, 4, 0, 0)                              # ‖exact − ana‖² = 25 exactly
+    db = {"ana": floats(0, 0, 0, 0), "bo": floats(3.1, 4.2, 0, 0), "cy": floats(1, 1, 1, 1)}
+    near = floats(0.3, 0.2, 0.1, 0.2)                      # ‖near − ana‖² = 0.18, ‖·‖ = 0.42
+    exact = floats(3, 4, 0, 0)                              # ‖exact − ana‖² = 25 exactly
     rnd, rdb = randn(8, seed=1), {"x": randn(8, seed=2), "y": randn(8, seed=3)}
     threshold_hint = "accept when distance ≤ threshold (compare the distance with the threshold)"
 
     def case(name, enc, base, who, threshold, hint, extra=()):
         d = _sq(enc, base[who])
-        mistakes = [Mistake((d ** 0.5, d ** 0.5 <= threshold), _SQUARED),
-                    Mistake((d ** 0.5, d <= threshold), _SQUARED),
+        mistakes = [Mistake((d ** 0.5, d ** 0.5 <= threshold), SQUARED_L2_HINT),
+                    Mistake((d ** 0.5, d <= threshold), SQUARED_L2_HINT),
                     Mistake((d / enc.numel(), d / enc.numel() <= threshold), _SUM_NOT_MEAN),
                     Mistake((d, d >= threshold), "the threshold test is reversed: accept when "
                             "distance ≤ threshold (a small distance means the same person)"),
@@ -88,17 +83,16 @@ def check_who_is_it(who_is_it: Callable) -> CheckResult:
     The name is the nearest entry by squared L2 distance, ``distance`` the smallest squared
     distance, and the name is ``None`` when that distance is larger than the threshold.
 
-    Example:
-        >>> def who_is_it(encoding, database, threshold):
-        ...     name, d = min(((n, float(((encoding - e) ** 2).sum())) for n, e in database.items()),
-        ...                   key=lambda item: item[1])
-        ...     return (name if d <= threshold else None), d
-        >>> check_who_is_it(who_is_it)
-        check_who_is_it: all 6 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_who_is_it(lambda encoding, database, threshold: (next(iter(database)), 0.0))
+        check_who_is_it: case 'nearest of four' failed — input: ..., expected: ('bo', 0.01),
+        got: ('ana', 0.0) — hint: return the name with the smallest squared distance and that
+        distance
+        CheckResult(passed=False)
     """
-    db = {"ana": _t(2, 0, 0, 0), "bo": _t(0.5, 0, 0, 0), "cy": _t(0, 0.2, 0, 0), "dan": _t(5, 5, 5, 5)}
-    enc = _t(0.4, 0, 0, 0)  # squared distances: ana 2.56, bo 0.01, cy 0.2, dan 96.16
+    db = {"ana": floats(2, 0, 0, 0), "bo": floats(0.5, 0, 0, 0), "cy": floats(0, 0.2, 0, 0),
+          "dan": floats(5, 5, 5, 5)}
+    enc = floats(0.4, 0, 0, 0)  # squared distances: ana 2.56, bo 0.01, cy 0.2, dan 96.16
     big = {f"p{i}": randn(16, seed=10 + i) for i in range(6)}
     query = big["p4"] + 0.3 * randn(16, seed=99)
 
@@ -114,8 +108,8 @@ def check_who_is_it(who_is_it: Callable) -> CheckResult:
                     "the largest"),
             Mistake((worst if dists[worst] <= threshold else None, dists[worst]),
                     "pick the SMALLEST distance (the nearest person), not the largest"),
-            Mistake((best if d ** 0.5 <= threshold else None, d ** 0.5), _SQUARED),
-            Mistake((best if d <= threshold else None, d ** 0.5), _SQUARED),
+            Mistake((best if d ** 0.5 <= threshold else None, d ** 0.5), SQUARED_L2_HINT),
+            Mistake((best if d <= threshold else None, d ** 0.5), SQUARED_L2_HINT),
             Mistake((best if d < threshold else None, d), "return None only when the smallest "
                     "distance is LARGER than the threshold (distance == threshold is a match)"),
             Mistake((best if d > threshold else None, d), "the threshold test is reversed: return "
@@ -127,17 +121,17 @@ def check_who_is_it(who_is_it: Callable) -> CheckResult:
         ]
         return Case(name, (encoding, base, threshold), expected, hint, mistakes=mistakes)
 
-    exact_db = {"far": _t(9, 9, 0), "edge": _t(3, 4, 0)}  # squared distance to 0: 162, 25
+    exact_db = {"far": floats(9, 9, 0), "edge": floats(3, 4, 0)}  # squared distance to 0: 162, 25
     cases = [
         case("nearest of four", enc, db, 0.5, "return the name with the smallest squared distance "
              "and that distance"),
         case("two under the threshold", enc, db, 3.0, "several people are under the threshold: "
              "return the nearest one"),
-        case("nobody close enough", _t(10, -10, 10, -10), db, 1.0, "when the smallest distance is "
+        case("nobody close enough", floats(10, -10, 10, -10), db, 1.0, "when the smallest distance is "
              "> threshold, return (None, smallest distance)"),
         case("squared distance decides", enc, {"cy": db["cy"], "dan": db["dan"]}, 0.3,
              "0.2 ≤ 0.3 with the squared distance; the plain L2 distance 0.45 would say None"),
-        case("boundary: distance == threshold", _t(0, 0, 0), exact_db, 25.0,
+        case("boundary: distance == threshold", floats(0, 0, 0), exact_db, 25.0,
              "a smallest distance exactly equal to the threshold is still a match (use ≤)"),
         case("six random 16-d people", query, big, 10.0, "return the name with the smallest "
              "squared distance and that distance"),
@@ -152,16 +146,17 @@ def check_who_is_it(who_is_it: Callable) -> CheckResult:
 def check_encoding_distance(encoding_distance: Callable) -> CheckResult:
     """Check ``encoding_distance(f1, f2)``: (B, E), (B, E) → (B,) squared L2 distance per row.
 
-    Example:
-        >>> check_encoding_distance(lambda f1, f2: ((f1 - f2) ** 2).sum(dim=1))
-        check_encoding_distance: all 5 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_encoding_distance(lambda f1, f2: (f1 - f2).abs().max())
+        check_encoding_distance: case 'batch of 3, E=5' failed — input: ..., got: 3.569 —
+        hint: expected shape (3,), got (); return ((f1 − f2)²).sum over dim=1, shape (B,)
+        CheckResult(passed=False)
     """
     def case(name, f1, f2, hint):
         diff2 = (f1 - f2) ** 2
         d = diff2.sum(dim=1)
         mistakes = [
-            Mistake(d.sqrt(), _SQUARED),
+            Mistake(d.sqrt(), SQUARED_L2_HINT),
             Mistake(diff2.sum(dim=0), "sum over the embedding axis (dim=1), one distance per row "
                     "— not over the batch axis (dim=0)"),
             Mistake(d / f1.shape[1], _SUM_NOT_MEAN),
@@ -178,7 +173,7 @@ def check_encoding_distance(encoding_distance: Callable) -> CheckResult:
              "return ((f1 − f2)²).sum over dim=1, shape (B,)"),
         case("square batch (B == E)", square1, square2,
              "sum over the embedding axis (dim=1), one distance per row"),
-        case("small integers", _t(0, 0, 3, 0, 0, 1).reshape(2, 3), _t(4, 0, 0, 1, 2, 3).reshape(2, 3),
+        case("small integers", floats(0, 0, 3, 0, 0, 1).reshape(2, 3), floats(4, 0, 0, 1, 2, 3).reshape(2, 3),
              "rows [0,0,3]−[4,0,0] → 25, [0,0,1]−[1,2,3] → 9"),
         case("identical rows give 0", square1, square1.clone(), "a row against itself is at distance 0"),
         case("batch of 1, E=128", randn(1, 128, seed=25), randn(1, 128, seed=26),

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import torch
 
-from coursekit.exercises._framework import Case, CheckResult, Mistake, rand, randn, run_check
-from coursekit.exercises.face import _SQUARED, _t
+from coursekit.exercises.face import SQUARED_L2_HINT
+from coursekit.exercises.framework import Case, CheckResult, Mistake, floats, rand, randn, run_check
 
 __all__ = ["check_chi2_features", "check_triplet_loss"]
 
@@ -25,14 +25,12 @@ def check_triplet_loss(triplet_loss: Callable) -> CheckResult:
     """Check ``triplet_loss(anchor, positive, negative, alpha=0.2)``: a scalar
     Σ_i max(‖a_i − p_i‖² − ‖a_i − n_i‖² + α, 0) over the batch.
 
-    Example:
-        >>> def triplet_loss(anchor, positive, negative, alpha=0.2):
-        ...     pos = ((anchor - positive) ** 2).sum(dim=-1)
-        ...     neg = ((anchor - negative) ** 2).sum(dim=-1)
-        ...     return torch.clamp(pos - neg + alpha, min=0).sum()
-        >>> check_triplet_loss(triplet_loss)
-        check_triplet_loss: all 6 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_triplet_loss(lambda anchor, positive, negative, alpha=0.2:
+        ...     ((anchor - positive) ** 2).sum())
+        check_triplet_loss: case 'mixed: some triplets inside the margin' failed — input: ...,
+        expected: 1.07, got: 1.26 — hint: loss = Σ_i max(‖a_i−p_i‖² − ‖a_i−n_i‖² + α, 0)
+        CheckResult(passed=False)
     """
     def case(name, a, p, n, hint, alpha=None):
         kwargs = {} if alpha is None else {"alpha": alpha}
@@ -49,7 +47,7 @@ def check_triplet_loss(triplet_loss: Callable) -> CheckResult:
                     "not once to the total"),
             Mistake(float(per.clamp(min=0).mean()), "sum the per-triplet losses over the batch "
                     "(do not average them)"),
-            Mistake(float((lpos - lneg + al).clamp(min=0).sum()), _SQUARED),
+            Mistake(float((lpos - lneg + al).clamp(min=0).sum()), SQUARED_L2_HINT),
             Mistake(float((wpos - wneg + al).clamp(min=0).sum()), "compute one distance per "
                     "triplet: sum the squared differences over the embedding axis (dim=-1), "
                     "not over the batch"),
@@ -62,9 +60,9 @@ def check_triplet_loss(triplet_loss: Callable) -> CheckResult:
             mistakes = [m for m in mistakes if "hard-coded" not in m.hint]
         return Case(name, (a, p, n), loss, hint, kwargs=kwargs, mistakes=mistakes)
 
-    a = _t(0, 0, 0, 0, 0, 0).reshape(3, 2)
-    p = _t(1, 0, 0, 0.5, 0.1, 0).reshape(3, 2)    # ‖a−p‖² = 1, 0.25, 0.01
-    n = _t(0, 0.5, 2, 0, 0, 0.3).reshape(3, 2)    # ‖a−n‖² = 0.25, 4, 0.09
+    a = floats(0, 0, 0, 0, 0, 0).reshape(3, 2)
+    p = floats(1, 0, 0, 0.5, 0.1, 0).reshape(3, 2)    # ‖a−p‖² = 1, 0.25, 0.01
+    n = floats(0, 0.5, 2, 0, 0, 0.3).reshape(3, 2)    # ‖a−n‖² = 0.25, 4, 0.09
     a8, p8 = randn(4, 4, seed=31), randn(4, 4, seed=32)
     n8 = randn(4, 4, seed=33)
     cases = [
@@ -91,11 +89,11 @@ def check_chi2_features(chi2_features: Callable) -> CheckResult:
     """Check ``chi2_features(f_i, f_j, eps=1e-6)``: (B, E), (B, E) → (B, E) with
     (f_i − f_j)² / (|f_i| + |f_j| + eps).
 
-    Example:
-        >>> check_chi2_features(lambda f_i, f_j, eps=1e-6:
-        ...     (f_i - f_j) ** 2 / (f_i.abs() + f_j.abs() + eps))
-        check_chi2_features: all 5 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_chi2_features(lambda f_i, f_j, eps=1e-6: f_i - f_j)
+        check_chi2_features: case 'non-negative encodings' failed — input: ..., got: ... —
+        hint: (f_i − f_j)² / (|f_i| + |f_j| + eps), element-wise
+        CheckResult(passed=False)
     """
     def case(name, fi, fj, hint, eps=None):
         kwargs = {} if eps is None else {"eps": eps}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from coursekit.exercises._framework import Case, CheckResult, Mistake, rand, randn, run_check
+from coursekit.exercises.framework import Case, CheckResult, Mistake, rand, randn, run_check
 
 __all__ = [
     "check_content_cost",
@@ -32,13 +32,11 @@ def check_vgg_preprocess(vgg_preprocess: Callable) -> CheckResult:
     """Check ``vgg_preprocess(image)``: RGB (3, H, W) in [0, 1] → (1, 3, H, W) BGR in 0–255
     minus the mean [103.939, 116.779, 123.68] (B, G, R order).
 
-    Example:
-        >>> def vgg_preprocess(image):
-        ...     mean = torch.tensor([103.939, 116.779, 123.68]).view(3, 1, 1)
-        ...     return (image.flip(0) * 255 - mean).unsqueeze(0)
-        >>> check_vgg_preprocess(vgg_preprocess)
-        check_vgg_preprocess: all 5 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_vgg_preprocess(lambda image: image * 255)
+        check_vgg_preprocess: case 'solid colour R=1, G=0.5, B=0' failed — input: ..., got: ... —
+        hint: expected shape (1, 3, 2, 2), got (3, 2, 2); the output's channel 0 is blue: ...
+        CheckResult(passed=False)
     """
     mean = torch.tensor(_VGG_MEAN_BGR).view(3, 1, 1)
 
@@ -90,11 +88,11 @@ def check_total_cost(total_cost: Callable) -> CheckResult:
     """Check ``total_cost(J_content, J_style, alpha=10, beta=40)`` = α·J_content + β·J_style,
     for numbers and for tensors (gradients must flow through).
 
-    Example:
-        >>> check_total_cost(lambda J_content, J_style, alpha=10, beta=40:
-        ...     alpha * J_content + beta * J_style)
-        check_total_cost: all 5 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_total_cost(lambda J_content, J_style, alpha=10, beta=40: J_content + J_style)
+        check_total_cost: case 'defaults alpha=10, beta=40' failed — input: 1.0, 2.0,
+        expected: 90.0, got: 3.0 — hint: J = 10·1 + 40·2 = 90
+        CheckResult(passed=False)
     """
     swap = "alpha multiplies J_content and beta multiplies J_style (you swapped them)"
     own = "use the alpha and beta arguments, not the hard-coded defaults 10 and 40"
@@ -142,13 +140,11 @@ def check_content_cost(content_cost: Callable) -> CheckResult:
     """Check ``content_cost(a_C, a_G)``: activations (n_H, n_W, n_C) →
     1/(4·n_H·n_W·n_C)·Σ(a_C − a_G)².
 
-    Example:
-        >>> def content_cost(a_C, a_G):
-        ...     n_H, n_W, n_C = a_C.shape
-        ...     return ((a_C - a_G) ** 2).sum() / (4 * n_H * n_W * n_C)
-        >>> check_content_cost(content_cost)
-        check_content_cost: all 5 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_content_cost(lambda a_C, a_G: (a_C - a_G).abs().sum())
+        check_content_cost: case 'random (2, 3, 4)' failed — input: ..., expected: 0.5198,
+        got: 28.46 — hint: J = Σ(a_C − a_G)² / (4·n_H·n_W·n_C)
+        CheckResult(passed=False)
     """
     def case(name, a_c, a_g, hint):
         n = a_c.numel()

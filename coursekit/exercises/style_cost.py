@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from coursekit.exercises._framework import Case, CheckResult, Mistake, rand, randn, run_check
+from coursekit.exercises.framework import Case, CheckResult, Mistake, rand, randn, run_check
 
 __all__ = ["check_gram_matrix", "check_layer_style_cost", "check_style_cost"]
 
@@ -44,10 +44,11 @@ def _no_transpose(a: torch.Tensor) -> torch.Tensor:
 def check_gram_matrix(gram_matrix: Callable) -> CheckResult:
     """Check ``gram_matrix(A)``: A (n_C, n_H·n_W) → A·Aᵀ (n_C, n_C).
 
-    Example:
-        >>> check_gram_matrix(lambda A: A @ A.T)
-        check_gram_matrix: all 5 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_gram_matrix(lambda A: A.T @ A)
+        check_gram_matrix: case '(3, 5): 3 channels, 5 positions' failed — input: tensor (3, 5),
+        expected: ..., got: tensor (5, 5) ... — hint: G = A·Aᵀ, shape (n_C, n_C): you computed Aᵀ·A
+        CheckResult(passed=False)
     """
     def case(name, A, hint):
         G = A @ A.T
@@ -78,15 +79,11 @@ def check_layer_style_cost(layer_style_cost: Callable) -> CheckResult:
     1/(2·n_H·n_W·n_C)²·Σ(G_S − G_G)², with the Gram matrices of the (n_C, n_H·n_W) unrolled
     activations.
 
-    Example:
-        >>> def layer_style_cost(a_S, a_G):
-        ...     n_H, n_W, n_C = a_S.shape
-        ...     S = a_S.reshape(n_H * n_W, n_C).T
-        ...     G = a_G.reshape(n_H * n_W, n_C).T
-        ...     return ((S @ S.T - G @ G.T) ** 2).sum() / (2 * n_H * n_W * n_C) ** 2
-        >>> check_layer_style_cost(layer_style_cost)
-        check_layer_style_cost: all 5 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_layer_style_cost(lambda a_S, a_G: ((a_S - a_G) ** 2).sum())
+        check_layer_style_cost: case 'random (2, 3, 4)' failed — input: ..., got: 52.32 —
+        hint: unroll to (n_C, n_H·n_W), Gram both, Σ(G_S − G_G)² / (2·n_H·n_W·n_C)²
+        CheckResult(passed=False)
     """
     def case(name, a_s, a_g, hint):
         n_c = a_s.shape[2]
@@ -127,17 +124,11 @@ def check_style_cost(style_cost: Callable) -> CheckResult:
     """Check ``style_cost(features_S, features_G, layer_weights)`` = Σ_l λ_l·J_style(l), the sum
     over the layers of ``layer_weights`` (the feature dicts may hold more layers).
 
-    Example:
-        >>> def layer_style_cost(a_S, a_G):
-        ...     n_H, n_W, n_C = a_S.shape
-        ...     S, G = a_S.reshape(-1, n_C).T, a_G.reshape(-1, n_C).T
-        ...     return ((S @ S.T - G @ G.T) ** 2).sum() / (2 * n_H * n_W * n_C) ** 2
-        >>> def style_cost(features_S, features_G, layer_weights):
-        ...     return sum(w * layer_style_cost(features_S[l], features_G[l])
-        ...                for l, w in layer_weights.items())
-        >>> check_style_cost(style_cost)
-        check_style_cost: all 4 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_style_cost(lambda features_S, features_G, layer_weights: 0.0)
+        check_style_cost: case 'three layers, weights 0.2/0.3/0.5' failed — input: ..., got: 0.0 —
+        hint: J_style = Σ_l λ_l·layer_style_cost(a_S[l], a_G[l])
+        CheckResult(passed=False)
     """
     shapes = {"conv1_1": (4, 4, 3), "conv2_1": (3, 2, 5), "conv3_1": (2, 2, 6)}
     f_s = {k: randn(*s, seed=90 + i) for i, (k, s) in enumerate(shapes.items())}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from coursekit.exercises._framework import Case, CheckResult, Mistake, run_check
+from coursekit.exercises.framework import Case, CheckResult, Mistake, run_check
 
 __all__ = ["check_receptive_field"]
 
@@ -29,15 +29,11 @@ def check_receptive_field(receptive_field: Callable) -> CheckResult:
     """Check ``receptive_field(layers) -> (size, jump)`` for a list of (kernel_size, stride):
     r ← r + (k − 1)·j, j ← j·s, starting from r = 1, j = 1.
 
-    Example:
-        >>> def receptive_field(layers):
-        ...     r, j = 1, 1
-        ...     for k, s in layers:
-        ...         r, j = r + (k - 1) * j, j * s
-        ...     return r, j
-        >>> check_receptive_field(receptive_field)
-        check_receptive_field: all 7 cases passed
-        CheckResult(passed=True)
+    Example (a wrong attempt, and the line that tells the student what is wrong):
+        >>> check_receptive_field(lambda layers: (sum(k for k, s in layers), 1))
+        check_receptive_field: case 'no layers' failed — input: [], expected: (1, 1), got: (0, 1)
+        — hint: start from r = 1 (one pixel) and j = 1
+        CheckResult(passed=False)
     """
     def case(name, layers, hint):
         r, j = _rf(layers)

@@ -1,10 +1,16 @@
 """The machinery shared by every self-check: cases, running them, one-line reports.
 
+Every ``check_*`` module builds on this one (a new exercise's check included): describe the
+cases with :class:`Case` and :class:`Mistake`, draw inputs with :func:`randn`/:func:`rand`/
+:func:`floats`, and return :func:`run_check`'s result.
+
 A check is a list of :class:`Case` objects run by :func:`run_check`. Each case calls the student's
 function on fresh copies of its inputs, compares the result with the expected value, and on a
 mismatch looks through the case's known mistakes (the value a classic slip would give) to pick the
-matching hint (values are described and compared by :mod:`coursekit.exercises._compare`). A
-check prints exactly one line and returns ``True``/``False``; it never raises.
+matching hint (values are described and compared by :mod:`coursekit.exercises.compare`). A
+check prints exactly one line and returns ``True``/``False``; it never raises, except in grading
+mode (``COURSEKIT_GRADING=1``, see :func:`grading_mode`), where a failure raises
+``AssertionError`` with the same line, for nbgrader or otter-grader to score.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +26,10 @@ from typing import Any
 
 import torch
 
-from coursekit.exercises._compare import compare, describe, fmt
+from coursekit.exercises.compare import compare, describe, fmt
 
-__all__: list[str] = []  # private module: nothing re-exported
+__all__ = ["GRADING_ENV", "NOT_IMPLEMENTED", "Case", "CheckResult", "Mistake", "floats", "gen",
+           "grading_mode", "rand", "randn", "run_check"]
 
 NOT_IMPLEMENTED = "not implemented yet — fill in the cell above and run it again"
 
@@ -76,6 +84,11 @@ def randn(*shape: int, seed: int) -> torch.Tensor:
 def rand(*shape: int, seed: int) -> torch.Tensor:
     """A float32 uniform [0, 1) tensor drawn from a local generator."""
     return torch.rand(*shape, generator=gen(seed))
+
+
+def floats(*values: float) -> torch.Tensor:
+    """A float32 vector of the given values, e.g. ``floats(3, 4, 0)`` for a hand-made case."""
+    return torch.tensor(values, dtype=torch.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,24 +227,53 @@ class CheckResult:
         """Show nothing: the check has already printed its line."""
 
 
+GRADING_ENV = "COURSEKIT_GRADING"
+
+
+def grading_mode() -> bool:
+    """Whether checks run for a grader: the environment variable ``COURSEKIT_GRADING`` is set to
+    anything but ``""``/``"0"``.
+
+    Example:
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, {GRADING_ENV: "1"}):
+        ...     grading_mode()
+        True
+    """
+    return os.environ.get(GRADING_ENV, "").strip() not in ("", "0")
+
+
+def _fail(line: str) -> CheckResult:
+    """Report a failed check: print the line, or raise it as an ``AssertionError`` when grading
+    (so nbgrader or otter-grader score the cell as failed and show the hint)."""
+    if grading_mode():
+        raise AssertionError(line)
+    print(line)
+    return CheckResult(False)
+
+
 def run_check(check_name: str, fn: Any, cases: Sequence[Case]) -> CheckResult:
     """Run ``cases`` against ``fn``; print one line and return whether every case passed.
 
     Every case is run (so that a mistake can be recognised from all of its results); the line
     reports the first failing case, or "not implemented yet" when ``fn`` raised
-    ``NotImplementedError`` anywhere.
+    ``NotImplementedError`` anywhere. In grading mode (:func:`grading_mode`) a failure raises
+    ``AssertionError`` with that line instead of printing it.
+
+    Example:
+        >>> cases = [Case("two plus two", (2, 2), 4, "add the two numbers")]
+        >>> run_check("check_add", lambda a, b: a * b + 1, cases)
+        check_add: case 'two plus two' failed — input: 2, 2, expected: 4, got: 5 — hint: add the two numbers
+        CheckResult(passed=False)
     """
     if not callable(fn):
-        print(f"{check_name}: expected your function, got {fmt(fn)} — pass the function itself, "
-              "e.g. check(my_function), not check(my_function(...))")
-        return CheckResult(False)
+        return _fail(f"{check_name}: expected your function, got {fmt(fn)} — pass the function "
+                     "itself, e.g. check(my_function), not check(my_function(...))")
     outcomes = [_call(fn, case) for case in cases]
     if any(o.not_implemented for o in outcomes):
-        print(f"{check_name}: {NOT_IMPLEMENTED}")
-        return CheckResult(False)
+        return _fail(f"{check_name}: {NOT_IMPLEMENTED}")
     for index, (case, outcome) in enumerate(zip(cases, outcomes)):
         if outcome.error is not None or not _matches(outcome, case.expected, case):
-            print(f"{check_name}: {_failure(index, cases, outcomes)}")
-            return CheckResult(False)
+            return _fail(f"{check_name}: {_failure(index, cases, outcomes)}")
     print(f"{check_name}: all {len(cases)} cases passed")
     return CheckResult(True)

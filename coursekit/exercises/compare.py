@@ -1,6 +1,6 @@
 """How a self-check describes values and compares a student's answer with the expected one.
 
-Private to :mod:`coursekit.exercises`: :func:`fmt` and :func:`describe` write the short
+Used by :mod:`coursekit.exercises.framework`: :func:`fmt` and :func:`describe` write the short
 descriptions in a check's one-line report (tensors as shape plus a few rounded numbers);
 :func:`compare` returns ``None`` on a match and otherwise the reason, e.g.
 ``"expected shape (3, 3), got (3,)"``.
@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-__all__: list[str] = []  # private module: nothing re-exported
+__all__ = ["compare", "describe", "fmt"]
 
 
 # ---------------------------------------------------------------------------------------------
