@@ -122,6 +122,85 @@ def test_cli_missing_input_is_a_one_line_error(tmp_path, capsys):
     assert len(err) == 1 and "does not exist" in err[0]
 
 
+# ----------------------------------------------------------------------------- bad inputs: one line, exit 2
+
+BAD_NOTEBOOKS = {
+    "list.ipynb": ("[1, 2]", "is not a notebook: its JSON is a list, not an object"),
+    "string.ipynb": ('"text"', "is not a notebook: its JSON is a string, not an object"),
+    "not_json.ipynb": ("nope", "is not a notebook: not valid JSON (Expecting value at line 1"),
+    "truncated.ipynb": ('{"cells": [', "is not a notebook: not valid JSON"),
+    "empty.ipynb": ("", "is not a notebook: not valid JSON"),
+    "schema.ipynb": ('{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+                     "is not a valid notebook: "),
+    "no_version.ipynb": ('{"cells": []}', "is not a valid notebook: "),
+    "bad_cell.ipynb": ('{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, '
+                       '"nbformat_minor": 5}', "is not a valid notebook: "),
+    "latin1.ipynb": (b"{\"cells\": \"\xe9\"}", "is not a notebook: it is not UTF-8 text"),
+}
+
+
+def one_error_line(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert lines[0].startswith("coursekit: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", sorted(BAD_NOTEBOOKS))
+def test_bad_notebook_is_one_line_naming_the_file(name, small_course, tmp_path, capsys):
+    content, message = BAD_NOTEBOOKS[name]
+    path = small_course / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = {p.name: p.read_bytes() for p in small_course.iterdir()}
+    out = tmp_path / "out"
+    assert main(["student-version", str(small_course), "-o", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert f"{path} " in line and message in line, line
+    assert not out.exists()  # a bad notebook writes nothing, not even the good ones
+    assert {p.name: p.read_bytes() for p in small_course.iterdir()} == before
+
+
+def test_output_that_is_an_existing_file(small_course, tmp_path, capsys):
+    target = tmp_path / "handout"
+    target.write_text("keep me")
+    assert main(["student-version", str(small_course), "-o", str(target)]) == 2
+    line = one_error_line(capsys)
+    assert line == (f"coursekit: error: the output folder {target} is an existing file; give a "
+                    "folder, e.g. build/student/")
+    assert target.read_text() == "keep me"
+    assert main(["student-version", str(small_course), "-o", str(target / "sub")]) == 2
+    assert f"lies under {target}, which is an existing file" in one_error_line(capsys)
+
+
+def test_output_notebook_that_is_a_folder(small_course, tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "4_11_conv.ipynb").mkdir(parents=True)
+    assert main(["student-version", str(small_course), "-o", str(out)]) == 2
+    assert f"cannot write {out / '4_11_conv.ipynb'}: it is a folder" in one_error_line(capsys)
+
+
+def test_near_miss_marker_is_one_line_naming_notebook_and_cell(small_course, tmp_path, capsys):
+    nb = nbformat.read(small_course / "4_11_conv.ipynb", as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace("### BEGIN SOLUTION", "### Begin Solution")
+    nbformat.write(nb, small_course / "4_11_conv.ipynb")
+    assert main(["student-version", str(small_course), "-o", str(tmp_path / "out")]) == 2
+    line = one_error_line(capsys)
+    assert f"{small_course / '4_11_conv.ipynb'}: cell 2: line 3: '### Begin Solution' is not a " \
+           "solution marker: write '### BEGIN SOLUTION' exactly" in line
+
+
+def test_keep_solutions_writes_the_instructor_version(small_course, tmp_path, capsys):
+    out = tmp_path / "source"
+    assert main(["student-version", str(small_course), "-o", str(out), "--keep-solutions"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        f"wrote 2 instructor notebook(s) with 1 solution(s) for nbgrader to {out}")
+    nb = nbformat.read(out / "4_11_conv.ipynb", as_version=4)
+    assert "size_solution" in nb.cells[2].source and nb.cells[2].metadata.nbgrader.solution
+    assert nb.cells[3].metadata.nbgrader.grade_id == "check_conv_output_shape"
+    assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
+
+
 # ----------------------------------------------------------------------------- the real notebooks
 
 REAL = sorted(NOTEBOOKS.glob("*.ipynb"))

@@ -4,6 +4,7 @@ the global RNG alone, whatever the student's function does."""
 from __future__ import annotations
 
 import random
+import re
 import warnings
 
 import numpy as np
@@ -136,3 +137,46 @@ def test_partial_not_implemented_counts_as_not_implemented(capsys):
 
     assert exercises.check_gram_matrix(gram_matrix) == False  # noqa: E712
     assert "not implemented yet" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- grading mode
+
+
+@pytest.fixture
+def grading(monkeypatch):
+    monkeypatch.setenv("COURSEKIT_GRADING", "1")
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("fn", [stub, raises_value_error, returns_garbage, 3.0],
+                         ids=["stub", "raises", "garbage", "not-a-function"])
+def test_grading_mode_raises_assertion_error_with_the_line(check, fn, grading, capsys, monkeypatch):
+    with pytest.raises(AssertionError) as info:
+        check(fn)
+    assert capsys.readouterr().out == ""  # the line is the error's message, not printed too
+    monkeypatch.setenv("COURSEKIT_GRADING", "0")  # the same check, as students run it
+    ok, line = one_line(check, fn, capsys)
+    same = re.compile(r" at 0x[0-9a-f]+")  # the repr of a fresh object() on each call
+    assert not ok and same.sub("", str(info.value)) == same.sub("", line)
+
+
+def test_grading_mode_names_the_mistake(grading):
+    def triplet_loss(anchor, positive, negative, alpha=0.2):  # max(., 0) on the total
+        loss = ((anchor - positive) ** 2).sum(-1) - ((anchor - negative) ** 2).sum(-1) + alpha
+        return torch.clamp(loss.sum(), min=0)
+
+    with pytest.raises(AssertionError, match=r"check_triplet_loss: case .* hint: apply max\(·, 0\) to "
+                                             r"EACH triplet"):
+        exercises.check_triplet_loss(triplet_loss)
+
+
+@pytest.mark.parametrize("value", ["", "0"])
+def test_grading_mode_off(value, monkeypatch, capsys):
+    monkeypatch.setenv("COURSEKIT_GRADING", value)
+    assert exercises.check_gram_matrix(stub) == False  # noqa: E712
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_grading_mode_passes_silently_on_success(grading, capsys):
+    assert exercises.check_gram_matrix(lambda A: A @ A.T) == True  # noqa: E712
+    assert capsys.readouterr().out == "check_gram_matrix: all 5 cases passed\n"

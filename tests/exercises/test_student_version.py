@@ -176,3 +176,106 @@ def test_missing_or_empty_inputs(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no notebooks"):
         write_student_versions([tmp_path / "empty"], tmp_path / "out")
+
+
+# ----------------------------------------------------------------------------- near-miss markers
+
+NEAR_MISSES = ["## BEGIN SOLUTION", "### Begin Solution", "###BEGIN SOLUTION", "#### BEGIN SOLUTION",
+               "### BEGIN_SOLUTION", "# begin solution", "### BEGIN  SOLUTION", "### END SOLUTION!",
+               "## END SOLUTION", "### BEGIN SOLUTION: loop over the batch"]
+
+
+@pytest.mark.parametrize("marker", NEAR_MISSES)
+def test_near_miss_marker_is_refused_naming_notebook_and_cell(marker, notebook_dir, tmp_path):
+    nb = nbformat.v4.new_notebook()
+    body = f"def f(x):\n    {marker}\n    return x  # {SECRET}\n    ### END SOLUTION\n"
+    if "END" in marker:
+        body = f"def f(x):\n    ### BEGIN SOLUTION\n    return x  # {SECRET}\n    {marker}\n"
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"), nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, notebook_dir / "4_50_typo.ipynb")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"4_50_typo\.ipynb: cell 1: line [24]: .*solution marker"):
+        write_student_versions([notebook_dir], out)
+    assert not out.exists()
+
+
+def test_near_miss_in_markdown_is_refused():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Answer:\n## BEGIN SOLUTION\nforty-two\n## END SOLUTION")]
+    with pytest.raises(ValueError, match="cell 0: line 2: '## BEGIN SOLUTION' is not a solution marker"):
+        student_notebook(nb)
+
+
+def test_prose_about_solutions_is_not_a_marker():
+    text = "The solution begins below; BEGIN with the loss.\nprint('solution')"
+    assert strip_solutions(text) == (text, 0)
+
+
+# ----------------------------------------------------------------------------- widget state
+
+def test_widget_state_is_dropped():
+    nb = make_notebook()
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {SECRET: {}}}}
+    view = nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": SECRET, "version_major": 2},
+        "text/plain": "interactive(...)"})
+    nb.cells[4].outputs = [view]
+    student = student_notebook(nb).notebook
+    assert "widgets" not in student.metadata
+    assert SECRET not in nbformat.writes(student) and "widget-view" not in nbformat.writes(student)
+    assert "widgets" in nb.metadata  # the input is untouched
+
+
+# ----------------------------------------------------------------------------- library solutions
+
+def _course(setup: str, *more: str) -> nbformat.NotebookNode:
+    nb = make_notebook()
+    nb.cells[1].source = setup
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in more]
+    return nb
+
+
+def _names_after_setup(nb) -> dict:
+    namespace: dict = {}
+    exec(compile(nb.cells[1].source, "<setup>", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+@pytest.mark.parametrize("setup, expected", [
+    ("import torch\nfrom coursekit.face import triplet_loss, embed",
+     "import torch\nfrom coursekit.face import embed"),
+    ("from coursekit.face import (\n    embed,  # encodings\n    triplet_loss,\n    all_pairs,\n)\n"
+     "import torch",
+     "from coursekit.face import embed, all_pairs\nimport torch"),
+    ("import torch\nfrom coursekit.face import triplet_loss  # the library's",
+     "import torch"),
+    ("import torch\nfrom coursekit.face import triplet_loss as triplet_loss, embed",
+     "import torch\nfrom coursekit.face import embed"),
+    ("import torch\nif True:\n    from coursekit.face import triplet_loss\n",
+     "import torch\nif True:\n    pass\n"),
+])
+def test_exercise_name_is_not_imported_from_the_library(setup, expected):
+    nb = _course(setup)
+    student = student_notebook(nb)
+    assert student.notebook.cells[1].source == expected
+    assert student.unimported == ["triplet_loss"] and student.exercises == ["triplet_loss", "Helper"]
+    assert "triplet_loss" not in _names_after_setup(student.notebook)
+    assert run_exercises(student.notebook) == [
+        "check_triplet_loss: not implemented yet — fill in the cell above and run it again"]
+
+
+def test_library_solution_under_another_name_is_kept():
+    setup = "import torch\nfrom coursekit.face import triplet_loss as library_triplet_loss"
+    student = student_notebook(_course(setup))
+    assert student.notebook.cells[1].source == setup and student.unimported == []
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("import coursekit.face as cf\ntriplet_loss = cf.triplet_loss", "cell 6 binds triplet_loss"),
+    ("def triplet_loss(a, p, n):\n    return 0", "cell 6 binds triplet_loss"),
+    ("from coursekit.face import *", r"import \*"),
+    ("import torch; from coursekit.face import triplet_loss", "on its own line"),
+])
+def test_other_bindings_of_the_exercise_name_are_refused(cell, message):
+    with pytest.raises(ValueError, match=message):
+        student_notebook(_course("import torch", cell))
