@@ -1,5 +1,10 @@
 """Self-checks for the notebooks' exercises: ``check_<name>(student_function)`` runs cases
-built to expose the classic mistakes and prints one line.
+built to expose the classic mistakes and prints one line (or, with ``COURSEKIT_GRADING=1``,
+raises ``AssertionError`` on a failure).
+
+A new check is written with the machinery of :mod:`coursekit.exercises.framework`
+(:class:`Case`, :class:`Mistake`, :func:`run_check`); student versions of the notebooks come
+from :mod:`coursekit.exercises.student_version`.
 """
 
 from coursekit.exercises.conv import (
@@ -8,8 +13,24 @@ from coursekit.exercises.conv import (
 )
 from coursekit.exercises.face import check_encoding_distance, check_verify, check_who_is_it
 from coursekit.exercises.face_losses import check_chi2_features, check_triplet_loss
+from coursekit.exercises.framework import (
+    GRADING_ENV,
+    NOT_IMPLEMENTED,
+    Case,
+    CheckResult,
+    Mistake,
+    floats,
+    gen,
+    grading_mode,
+    rand,
+    randn,
+    run_check,
+)
 from coursekit.exercises.student_version import (
     StudentNotebook,
+    exercise_names,
+    nbgrader_metadata,
+    read_notebook,
     strip_solutions,
     student_notebook,
     write_student_versions,
@@ -36,7 +57,21 @@ __all__ = [
     "check_triplet_loss",
     "check_verify",
     "check_who_is_it",
+    "GRADING_ENV",
+    "NOT_IMPLEMENTED",
+    "Case",
+    "CheckResult",
+    "Mistake",
+    "floats",
+    "gen",
+    "grading_mode",
+    "rand",
+    "randn",
+    "run_check",
     "StudentNotebook",
+    "exercise_names",
+    "nbgrader_metadata",
+    "read_notebook",
     "strip_solutions",
     "student_notebook",
     "write_student_versions",
