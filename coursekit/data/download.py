@@ -92,7 +92,15 @@ def upstream_path(upstream: Upstream) -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file, hex (``pooch.file_hash``)."""
+    """The sha256 of a file, hex (``pooch.file_hash``).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "abc.txt"
+        >>> _ = path.write_bytes(b"abc")
+        >>> file_sha256(path)[:16]
+        'ba7816bf8f01cfea'
+    """
     return pooch.file_hash(str(path), alg="sha256")
 
 
@@ -160,7 +168,7 @@ def cached_course_file(entry: CourseFile) -> Path | None:
     """The converted course file in the cache, if it is there and can be trusted, else ``None``.
 
     Trusted: it has the sha256 recorded when it was made, from the registry's current upstream
-    files by the registry's conversion.
+    files by the registry's conversion (and provenance note).
     """
     path = cache_dir() / entry.path
     record = _record_path(path)
@@ -170,7 +178,8 @@ def cached_course_file(entry: CourseFile) -> Path | None:
         made = json.loads(record.read_text())
     except (OSError, ValueError):
         return None
-    expected = {"upstream": [u.sha256 for u in entry.upstream], "convert": entry.convert}
+    expected = {"upstream": [u.sha256 for u in entry.upstream], "convert": entry.convert,
+                "note": entry.note}
     if {k: made.get(k) for k in expected} != expected or made.get("sha256") != file_sha256(path):
         return None
     return path
@@ -204,7 +213,7 @@ def materialize(entry: CourseFile, *, allow_download: bool = True,
     with _temporary(target) as tmp:
         CONVERSIONS[entry.convert](inputs, tmp, entry.note)
         made = {"sha256": file_sha256(tmp), "upstream": [u.sha256 for u in entry.upstream],
-                "convert": entry.convert, "from": [u.url for u in entry.upstream]}
+                "convert": entry.convert, "note": entry.note, "from": [u.url for u in entry.upstream]}
         os.replace(tmp, target)
     record = _record_path(target)
     with _temporary(record) as tmp:
