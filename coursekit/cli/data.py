@@ -22,6 +22,7 @@ import time
 from coursekit.data.download import (
     cache_dir,
     cached_course_file,
+    course_file_state,
     file_sha256,
     materialize,
     upstream_path,
@@ -135,13 +136,15 @@ def run_verify(args: argparse.Namespace) -> int:
             if path.is_file() and file_sha256(path) != u.sha256:
                 bad += 1
                 notes.append(f"cached download {path}: sha256 mismatch (will be downloaded again)")
-        course = cache_dir() / entry.path
-        if course.is_file():
-            if cached_course_file(entry) is not None:
-                notes.append("cache ok")
-            else:
-                bad += 1
-                notes.append(f"cached {course}: does not match its record (will be rebuilt)")
+        state = course_file_state(entry)
+        if state == "ok":
+            notes.append("cache ok")
+        elif state == "outdated":
+            notes.append("cache outdated: made from other upstream files or by another conversion "
+                         "(will be rebuilt)")
+        elif state == "corrupt":
+            bad += 1
+            notes.append(f"cached {cache_dir() / entry.path}: changed since it was made (will be rebuilt)")
         print(f"{entry.name:<18} {'; '.join(notes) or 'missing'}")
     print(f"{bad} problem(s)")
     return 0 if bad == 0 else 1

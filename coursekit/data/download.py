@@ -35,8 +35,8 @@ import pooch
 from coursekit.data.convert import CONVERSIONS
 from coursekit.data.registry import CourseFile, Upstream
 
-__all__ = ["ChecksumError", "cache_dir", "cached_course_file", "download_upstream", "file_sha256",
-           "materialize", "mirror_url", "upstream_path"]
+__all__ = ["ChecksumError", "cache_dir", "cached_course_file", "course_file_state", "download_upstream",
+           "file_sha256", "materialize", "mirror_url", "upstream_path"]
 
 PROGRESS_MIN_BYTES = 1_000_000  # a progress bar for files larger than this, on a terminal
 _STALE_PART_S = 3600.0  # temporary files older than this are left-overs of killed runs
@@ -164,25 +164,34 @@ def _record_path(course_path: Path) -> Path:
     return course_path.with_name(course_path.name + ".json")
 
 
-def cached_course_file(entry: CourseFile) -> Path | None:
-    """The converted course file in the cache, if it is there and can be trusted, else ``None``.
+def course_file_state(entry: CourseFile) -> str:
+    """The state of a converted course file in the cache.
 
-    Trusted: it has the sha256 recorded when it was made, from the registry's current upstream
-    files by the registry's conversion (and provenance note).
+    Returns:
+        ``"ok"`` (it has the sha256 recorded when it was made, from the registry's current
+        upstream files by the registry's conversion and provenance note), ``"missing"``,
+        ``"outdated"`` (made from other upstream files or by another conversion: it will be
+        rebuilt) or ``"corrupt"`` (changed since it was made, or its record is unreadable).
     """
     path = cache_dir() / entry.path
     record = _record_path(path)
-    if not (path.is_file() and record.is_file()):
-        return None
+    if not path.is_file():
+        return "missing"
     try:
         made = json.loads(record.read_text())
     except (OSError, ValueError):
-        return None
+        return "corrupt"
+    if made.get("sha256") != file_sha256(path):
+        return "corrupt"
     expected = {"upstream": [u.sha256 for u in entry.upstream], "convert": entry.convert,
                 "note": entry.note}
-    if {k: made.get(k) for k in expected} != expected or made.get("sha256") != file_sha256(path):
-        return None
-    return path
+    return "ok" if {k: made.get(k) for k in expected} == expected else "outdated"
+
+
+def cached_course_file(entry: CourseFile) -> Path | None:
+    """The converted course file in the cache if it can be trusted (:func:`course_file_state` is
+    ``"ok"``), else ``None``."""
+    return cache_dir() / entry.path if course_file_state(entry) == "ok" else None
 
 
 def materialize(entry: CourseFile, *, allow_download: bool = True,

@@ -51,6 +51,9 @@ def test_fetch_then_verify(small_registry, capsys):
     upstream_path(registry.REGISTRY["one"].upstream[0]).write_bytes(b"corrupt")
     assert main(["data", "verify"]) == 1
     assert "sha256 mismatch" in capsys.readouterr().out
+    (cache_dir() / "other/two.bin").write_bytes(b"changed")
+    assert main(["data", "verify"]) == 1
+    assert "changed since it was made" in capsys.readouterr().out
 
 
 def test_fetch_fails_when_any_file_fails(small_registry, capsys):

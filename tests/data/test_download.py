@@ -3,6 +3,7 @@ network, checksum mismatches, truncated and interrupted files, HTTP errors, offl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -15,6 +16,7 @@ from coursekit.data.download import (
     ChecksumError,
     cache_dir,
     cached_course_file,
+    course_file_state,
     download_upstream,
     materialize,
     upstream_path,
@@ -134,11 +136,14 @@ def test_corrupted_cache_is_never_trusted(mirror):
     e = mirror.entry("h", "misc/h.bin", [up])
     path, _ = materialize(e)
     path.write_bytes(b"changed")  # the converted file no longer matches its record
-    assert cached_course_file(e) is None
+    assert cached_course_file(e) is None and course_file_state(e) == "corrupt"
     assert materialize(e) == (path, False) and path.read_bytes() == PAYLOAD  # rebuilt from the download
     upstream_path(up).write_bytes(b"changed too")
     path.unlink()
     assert materialize(e) == (path, True) and len(mirror.requests) == 2  # downloaded again
+    newer = dataclasses.replace(e, note="another provenance line")
+    assert course_file_state(newer) == "outdated" and materialize(newer) == (path, False)
+    assert course_file_state(newer) == "ok"  # rebuilt from the cached download
 
 
 def test_stale_temporary_files_are_removed(mirror):
