@@ -5,9 +5,9 @@
   ``COURSEKIT_DATA``; ``cache``: in the download cache; ``missing``).
 * ``coursekit data fetch [NAMES...]`` — download, verify and convert into the cache (all files, or
   the names or folders given: ``art``, ``ecg``, ``volumes``). Exit code 0 only if every requested
-  file is real and verified.
+  file is real and verified, else 2 (each failure on standard error).
 * ``coursekit data verify`` — re-hash what the cache and ``COURSEKIT_DATA`` hold. Exit code 0
-  only if nothing there fails its checksum.
+  if nothing there fails its checksum, else 1 (a negative answer).
 
 ``make data`` runs ``coursekit data fetch``.
 """
@@ -115,8 +115,8 @@ def run_fetch(args: argparse.Namespace) -> int:
     print(f"{ok} of {len(entries)} files real and verified in {cache_dir()}; "
           f"{_mb(downloaded)} downloaded in {time.perf_counter() - start:.1f} s")
     if failed:
-        print(f"coursekit data fetch: failed: {', '.join(failed)}", file=sys.stderr)
-    return 0 if not failed else 1
+        print(f"coursekit: error: could not fetch {', '.join(failed)} (reasons above)", file=sys.stderr)
+    return 0 if not failed else 2
 
 
 def run_verify(args: argparse.Namespace) -> int:

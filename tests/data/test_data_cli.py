@@ -58,7 +58,7 @@ def test_fetch_then_verify(small_registry, capsys):
 
 def test_fetch_fails_when_any_file_fails(small_registry, capsys):
     small_registry.fail[f"/{small_registry.host}/b.bin"] = 404
-    assert main(["data", "fetch"]) == 1
+    assert main(["data", "fetch"]) == 2
     captured = capsys.readouterr()
     assert "1 of 2 files" in captured.out and "FAILED two" in captured.err and "404" in captured.err
     assert main(["data", "fetch", "nope"]) == 2  # an unknown name: one error line
@@ -67,5 +67,5 @@ def test_fetch_fails_when_any_file_fails(small_registry, capsys):
 
 def test_fetch_offline_needs_the_cache(small_registry, capsys, monkeypatch):
     monkeypatch.setenv("COURSEKIT_OFFLINE", "1")
-    assert main(["data", "fetch", "one"]) == 1
+    assert main(["data", "fetch", "one"]) == 2
     assert "COURSEKIT_OFFLINE" in capsys.readouterr().err and small_registry.requests == []
