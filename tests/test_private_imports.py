@@ -22,8 +22,6 @@ PACKAGE = ROOT / "coursekit"
 KNOWN = {
     ("coursekit.conv.convnd", "coursekit.conv.shapes._as_tuple"),
     ("coursekit.conv.naive", "coursekit.conv.convnd._check_conv_args"),
-    ("coursekit.exercises.face_losses", "coursekit.exercises.face._SQUARED"),
-    ("coursekit.exercises.face_losses", "coursekit.exercises.face._t"),
     ("coursekit.style.transfer", "coursekit.style.objective._Objective"),
     ("coursekit.style.transfer", "coursekit.style.objective._fit"),
     ("coursekit.style.transfer", "coursekit.style.objective._resize"),
