@@ -257,8 +257,9 @@ def nbgrader_metadata(notebook: Any) -> Any:
     A cell holding a solution region becomes a solution cell (``grade_id``: the exercise's name;
     a markdown answer is also a grade cell worth one point, as nbgrader requires); a cell that
     calls a ``coursekit.exercises`` check becomes a locked grade cell worth one point per check
-    (``grade_id``: the check's name). Run through nbgrader's ``ClearSolutions``, the result is the
-    student version :func:`student_notebook` writes.
+    (``grade_id``: the check's name). Other cells lose any nbgrader metadata they had. Run
+    through nbgrader's ``ClearSolutions``, the result is the student version
+    :func:`student_notebook` writes.
 
     Example:
         >>> import nbformat
@@ -441,6 +442,8 @@ def read_notebook(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path} is not a notebook: its JSON is a {_json_type(data)}, "
                          "not an object") from None
     version = data.get("nbformat")
+    if "nbformat" not in data:
+        raise ValueError(f"{path} is not a valid notebook: it has no 'nbformat' version number")
     if not isinstance(version, int) or isinstance(version, bool) or not 3 <= version <= 4:
         raise ValueError(f"{path} is not a valid notebook: 'nbformat' is {version!r}, "
                          "expected 4 (or 3)")

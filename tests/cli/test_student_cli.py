@@ -132,7 +132,8 @@ BAD_NOTEBOOKS = {
     "empty.ipynb": ("", "is not a notebook: not valid JSON"),
     "schema.ipynb": ('{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
                      "is not a valid notebook: "),
-    "no_version.ipynb": ('{"cells": []}', "is not a valid notebook: "),
+    "no_version.ipynb": ('{"cells": []}', "is not a valid notebook: it has no 'nbformat' version"),
+    "version_2.ipynb": ('{"cells": [], "nbformat": 2}', "is not a valid notebook: 'nbformat' is 2, "),
     "bad_cell.ipynb": ('{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, '
                        '"nbformat_minor": 5}', "is not a valid notebook: "),
     "latin1.ipynb": (b"{\"cells\": \"\xe9\"}", "is not a notebook: it is not UTF-8 text"),
@@ -230,9 +231,11 @@ def test_real_student_notebook(path, student_course):
     leaked = [line for line in solution if text.count(line) > outside.count(line)]
     assert not leaked, f"solution text left in the student copy: {leaked[:3]}"
     assert all(c.outputs == [] for c in student.cells if c.cell_type == "code")
+    assert "widgets" not in student.metadata and "widget-view" not in (student_course / path.name).read_text()
 
     checks = [c for c in student.cells if c.cell_type == "code" and harness.is_check_cell(c.source)]
     assert checks, "an exercise without a self-check cell"
+    assert all(c.metadata.nbgrader.grade and c.metadata.nbgrader.locked for c in checks)
     lines = harness.run_exercises(student)  # raises if a cell crashes instead of reporting
     assert len(lines) == len(checks)
     assert all(re.fullmatch(rf"check_\w+: {NOT_IMPLEMENTED}", line) for line in lines), lines
