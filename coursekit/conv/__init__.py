@@ -26,6 +26,9 @@ from coursekit.conv.peaks import (
     train_peak_detector,
 )
 from coursekit.conv.shapes import (
+    IntOrTuple,
+    as_tuple,
+    check_conv_args,
     conv_output_shape,
 )
 
@@ -43,5 +46,8 @@ __all__ = [
     "peak_detection_scores",
     "r_peak_targets",
     "train_peak_detector",
+    "IntOrTuple",
+    "as_tuple",
+    "check_conv_args",
     "conv_output_shape",
 ]

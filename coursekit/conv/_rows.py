@@ -12,14 +12,15 @@ the ``k`` taps of the last kernel axis (stride 1, dilation 1) read ``k`` consecu
 contiguous run of ``k * C_g`` values, which a single ``index_select`` copies for all positions at
 once (9 runs per row for a 3x3x3 kernel instead of 27). Rows are gathered only for real output
 positions, a few MiB at a time into reused buffers, and the products write the output
-channels-last, (positions, C_out), so no transposing copy follows. The product runs in oneDNN's
-inner-product kernel when torch has it (float32/bfloat16 on the CPU; what ``torch.compile`` uses
-for frozen linear layers): on AMD processors MKL's ``sgemm`` takes its AVX2 path and runs these
-thin products at half that speed (benchmarks/RESULTS_conv.md). Other dtypes use ``@``.
+channels-last, (positions, C_out), then one copy gives the standard (B, C_out, *S_out) layout.
+Where torch has it, the product runs in oneDNN's inner-product kernel, reached through the
+private ``torch.ops.mkldnn._linear_pointwise`` (what ``torch.compile`` emits for frozen linear
+layers), and only after :func:`onednn_linear_works` has checked it on a probe product; else ``@``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -29,25 +30,39 @@ from coursekit.conv._taps import phase_split, tap_table
 
 __all__: list[str] = []  # private module: nothing re-exported
 
-_CHUNK_BYTES = 4 * 2**20  # columns gathered per product (1-8 MiB measured; 4 fastest here)
+_CHUNK_BYTES = 4 * 2**20  # columns gathered per product (benchmarks/RESULTS_conv.md)
 _MIN_CHANNELS = 4  # fewer input channels: the tap loop's own im2col is faster
 
 
 def use_rows(x: torch.Tensor, weight: torch.Tensor, groups: int) -> bool:
     """Whether :func:`rows_forward` is the faster forward: on the CPU, one group, ``C >= 4``
-    (benchmarks/RESULTS_conv.md: with groups or one input channel the tap loop wins)."""
+    (benchmarks/RESULTS_conv.md: with groups or few input channels the tap loop wins)."""
     return x.device.type == "cpu" and groups == 1 and weight.shape[1] >= _MIN_CHANNELS
 
 
+@functools.cache
+def onednn_linear_works(dtype: torch.dtype) -> bool:
+    """Whether oneDNN's inner product (a private torch op) exists here and computes a probe
+    product of ``dtype`` on the CPU like ``@``; any error or mismatch means no."""
+    op = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+    if op is None or not torch.backends.mkldnn.is_available():
+        return False
+    g = torch.Generator().manual_seed(0)
+    cols, w = torch.randn(7, 24, generator=g).to(dtype), torch.randn(5, 24, generator=g).to(dtype)
+    try:
+        out = op(cols, w, None, "none", [], "")
+    except (RuntimeError, NotImplementedError, TypeError):  # a build or CPU without that kernel
+        return False
+    expected = (cols.float() @ w.float().t()).to(dtype)
+    return out.shape == expected.shape and bool(torch.allclose(out, expected, rtol=2e-2, atol=2e-2))
+
+
 def _product(cols: torch.Tensor, w_rows: torch.Tensor) -> torch.Tensor:
-    """``cols (R, K) @ w_rows (O, K)ᵀ`` -> (R, O), in oneDNN's inner product where it applies."""
-    mkldnn = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
-    if (mkldnn is not None and cols.device.type == "cpu" and torch.backends.mkldnn.is_available()
-            and cols.dtype in (torch.float32, torch.bfloat16)):
-        try:
-            return mkldnn(cols, w_rows, None, "none", [], "")
-        except (RuntimeError, NotImplementedError):  # a build or CPU without that kernel
-            pass
+    """``cols (R, K) @ w_rows (O, K)ᵀ`` -> (R, O), in oneDNN's inner product where it works."""
+    # why the private op: on AMD CPUs MKL's sgemm (torch's @) takes a slower path for these thin products
+    if cols.device.type == "cpu" and cols.dtype in (torch.float32, torch.bfloat16) \
+            and onednn_linear_works(cols.dtype):
+        return torch.ops.mkldnn._linear_pointwise(cols, w_rows, None, "none", [], "")
     return cols @ w_rows.t()
 
 
@@ -78,9 +93,8 @@ def _row_table(x: torch.Tensor, pads, strides, groups: int) -> tuple[torch.Tenso
 
 def rows_forward(x: torch.Tensor, weight: torch.Tensor, strides, pads, dils, groups: int,
                  out_sizes) -> torch.Tensor:
-    """The convolution of ``x`` (B, C, *S) with ``weight`` (C_out, C/G, *K): (B, C_out, *S_out)
-    in channels-last memory order (a permuted view, as oneDNN's own convolutions return for
-    channels-last inputs); no autograd."""
+    """The convolution of ``x`` (B, C, *S) with ``weight`` (C_out, C/G, *K): a contiguous
+    (B, C_out, *S_out); no autograd."""
     table, q = _row_table(x, pads, strides, groups)  # (B, G, P, Q, C_g)
     b, _, n_phases, big_q, c_g = table.shape
     taps, _, q_strides = tap_table(weight.shape[2:], strides, dils, q, out_sizes)
@@ -111,4 +125,4 @@ def rows_forward(x: torch.Tensor, weight: torch.Tensor, strides, pads, dils, gro
             torch.index_select(windows, 0, idx[:n].view(-1), out=cols[:n * starts.numel()])
             y[g, r0:r0 + n] = _product(cols[:n * starts.numel()].view(n, -1), w_rows[g])  # (n, O_g)
     y = y.view(groups, b, n_pos, o_g)
-    return y.permute(1, 0, 3, 2).reshape(b, c_out, *out_sizes)
+    return y.permute(1, 0, 3, 2).reshape(b, c_out, *out_sizes).contiguous()  # (B, C_out, *S_out)

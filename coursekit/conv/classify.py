@@ -2,12 +2,17 @@
 
 Minibatch Adam with cross-entropy, random flips along the three axes as augmentation, and
 class probabilities for ROC AUC and accuracy as in the MedMNIST v2 benchmark (Yang et al. 2023).
+With a validation split, the weights of the epoch with the best validation ROC AUC are kept
+(model selection by validation, as the benchmark does; the test split is only for reporting).
 """
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -36,6 +41,7 @@ def train_volume_classifier(
     batch_size: int = 32,
     lr: float = 3e-3,
     augment: bool = True,
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
     device: str | torch.device | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
@@ -48,12 +54,15 @@ def train_volume_classifier(
         labels: (N,) int64 class indices.
         num_epochs, batch_size, lr: the optimisation.
         augment: random flips along D, H and W.
+        val: optional validation ``(images, labels)`` with two classes: its ROC AUC is measured
+            after every epoch, and the model ends with the weights of the best epoch.
         device: where to train (``None``: best available).
         generator: shuffles and augments.
         progress: show a progress bar.
 
     Returns:
-        ``{"loss": [...]}`` per step and ``{"epoch_loss": [...]}`` per epoch.
+        ``{"loss": [...]}`` per step and ``{"epoch_loss": [...]}`` per epoch; with ``val`` also
+        ``{"val_auc": [...]}`` per epoch and ``{"best_epoch": [i]}`` (0-based), the epoch kept.
 
     Example:
         >>> from coursekit.conv import VolumeNet
@@ -68,6 +77,14 @@ def train_volume_classifier(
     if images.dim() != 5 or labels.shape != images.shape[:1]:
         raise ValueError(f"need images (N, C, D, H, W) and labels (N,), got {tuple(images.shape)} "
                          f"and {tuple(labels.shape)}")
+    if val is not None:
+        val_images, val_labels = val
+        if val_images.shape[1:] != images.shape[1:] or val_labels.shape != val_images.shape[:1]:
+            raise ValueError(f"val must be images (N, {', '.join(map(str, images.shape[1:]))}) and "
+                             f"labels (N,), got {tuple(val_images.shape)} and {tuple(val_labels.shape)}")
+        if set(val_labels.tolist()) != {0, 1}:
+            raise ValueError(f"val labels must hold both classes 0 and 1 (ROC AUC), got "
+                             f"{sorted(set(val_labels.tolist()))}")
     device = get_device(device)
     model.to(device).train()
     n = images.shape[0]
@@ -75,6 +92,9 @@ def train_volume_classifier(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=num_epochs * steps_per_epoch)
     history: dict[str, list[float]] = {"loss": [], "epoch_loss": []}
+    if val is not None:
+        history.update(val_auc=[], best_epoch=[])
+        best_state = None
     for _ in tqdm(range(num_epochs), disable=not progress, desc="3-D CNN"):
         order = torch.randperm(n, generator=generator)
         total = 0.0
@@ -91,6 +111,15 @@ def train_volume_classifier(
             history["loss"].append(float(loss.detach()))
             total += history["loss"][-1] * len(idx)
         history["epoch_loss"].append(total / n)
+        if val is not None:
+            p_val = predict_proba(model, val_images, batch_size=batch_size, device=device)[:, 1]
+            history["val_auc"].append(float(roc_auc_score(val_labels.cpu().numpy(), p_val.numpy())))
+            if history["val_auc"][-1] >= max(history["val_auc"]):  # ties: the later epoch
+                history["best_epoch"] = [len(history["val_auc"]) - 1]
+                best_state = copy.deepcopy(model.state_dict())
+            model.train()
+    if val is not None:
+        model.load_state_dict(best_state)
     model.eval()
     return history
 

@@ -15,10 +15,9 @@ input channels per group the windows are instead copied into columns (*im2col*) 
 as a product per tap would be a thin outer product. On the CPU, with one group and at least four
 input channels, the forward pass gathers *im2col rows* instead, one row of receptive-field values
 per output position, and multiplies them by the filters in one product per few-MiB chunk
-(:mod:`coursekit.conv._rows`; the result is then in channels-last memory order, as oneDNN's own
-convolutions return it for channels-last inputs). The same code serves 1-D signals, 2-D images
-and 3-D volumes. The backward pass is written out with the
-same windows: :math:`\\partial W_t = \\partial y \\cdot \\mathrm{window}_t^T` and
+(:mod:`coursekit.conv._rows`). Every path returns a contiguous (B, C_out, *S_out) tensor, on
+every device. The same code serves 1-D signals, 2-D images and 3-D volumes. The backward pass
+is written out with the same windows: :math:`\\partial W_t = \\partial y \\cdot \\mathrm{window}_t^T` and
 :math:`\\partial\\,\\mathrm{window}_t \\mathrel{+}= W_t^T \\partial y` (a transposed convolution,
 each tap's gradient added back onto the input positions it read); a double backward (for
 example a gradient penalty) differentiates the forward again through autograd.
@@ -34,58 +33,9 @@ from torch import nn
 
 from coursekit.conv._rows import rows_forward, use_rows
 from coursekit.conv._taps import phase_merge, phase_split, tap_table, taps_backward, taps_forward
-from coursekit.conv.shapes import IntOrTuple, _as_tuple, conv_output_shape
+from coursekit.conv.shapes import IntOrTuple, as_tuple, check_conv_args, conv_output_shape
 
 __all__ = ["ConvNd", "convnd"]
-
-
-def _check_conv_args(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    stride: IntOrTuple,
-    padding: IntOrTuple,
-    dilation: IntOrTuple,
-    groups: int,
-) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """Validate a convolution's arguments; return ``(n_dims, stride, padding, dilation)``."""
-    if not isinstance(x, torch.Tensor) or not isinstance(weight, torch.Tensor):
-        raise ValueError("x and weight must be torch tensors")
-    if weight.dim() not in (3, 4, 5):
-        raise ValueError(
-            f"weight must be (C_out, C_in/groups, *K) with 1 to 3 spatial dims, got shape "
-            f"{tuple(weight.shape)}"
-        )
-    n = weight.dim() - 2
-    if x.dim() != n + 2:
-        expected = {1: "(B, C, L)", 2: "(B, C, H, W)", 3: "(B, C, D, H, W)"}[n]
-        raise ValueError(
-            f"wrong rank: weight {tuple(weight.shape)} is {n}-d, so x must be {expected}, "
-            f"got {tuple(x.shape)}"
-        )
-    if not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
-    c_out, c_per_group = weight.shape[:2]
-    if x.shape[1] % groups or c_out % groups:
-        raise ValueError(
-            f"groups={groups} must divide both input channels (x {tuple(x.shape)}) and output "
-            f"channels (weight {tuple(weight.shape)})"
-        )
-    if x.shape[1] != c_per_group * groups:
-        raise ValueError(
-            f"channel mismatch: x {tuple(x.shape)} has {x.shape[1]} channels but weight "
-            f"{tuple(weight.shape)} expects {c_per_group} x groups={groups} = {c_per_group * groups}"
-        )
-    if bias is not None and tuple(bias.shape) != (c_out,):
-        raise ValueError(f"bias must have shape ({c_out},), got {tuple(bias.shape)}")
-    strides = _as_tuple(stride, n, "stride")
-    pads = _as_tuple(padding, n, "padding")
-    dils = _as_tuple(dilation, n, "dilation")
-    try:
-        conv_output_shape(tuple(x.shape[2:]), tuple(weight.shape[2:]), strides, pads, dils)
-    except ValueError as err:
-        raise ValueError(f"x {tuple(x.shape)}, weight {tuple(weight.shape)}: {err}") from None
-    return n, strides, pads, dils
 
 
 class _TapsConv(torch.autograd.Function):
@@ -155,12 +105,12 @@ def convnd(
         groups: split channels into this many independent groups.
 
     Returns:
-        (B, C_out, *S_out) with ``S_out`` given by :func:`conv_output_shape`; on the CPU with
-        one group and ``C >= 4`` in channels-last memory order (``.contiguous()`` gives NC...).
+        (B, C_out, *S_out), contiguous, with ``S_out`` given by :func:`conv_output_shape`.
 
     Raises:
         ValueError: wrong rank, channel mismatch, groups not dividing the channels, bad bias
-            shape, or a kernel larger than the padded input (the message names the shapes).
+            shape, tensors of different dtypes or devices, or a kernel larger than the padded
+            input (the message names the shapes; see :func:`check_conv_args`).
 
     Example:
         >>> x = torch.randn(2, 1, 14)            # the lecture's ECG: length 14, one channel
@@ -170,7 +120,7 @@ def convnd(
         >>> torch.allclose(convnd(x, w), torch.nn.functional.conv1d(x, w), atol=1e-5)
         True
     """
-    n, strides, pads, dils = _check_conv_args(x, weight, bias, stride, padding, dilation, groups)
+    n, strides, pads, dils = check_conv_args(x, weight, bias, stride, padding, dilation, groups)
     out = _TapsConv.apply(x, weight, strides, pads, dils, groups)
     if bias is not None:
         out = out + bias.view(1, -1, *([1] * n))
@@ -219,7 +169,7 @@ class ConvNd(nn.Module):
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
-        kernel = _as_tuple(kernel_size, n_dims, "kernel_size")
+        kernel = as_tuple(kernel_size, n_dims, "kernel_size")
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *kernel))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None

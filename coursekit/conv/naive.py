@@ -13,8 +13,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from coursekit.conv.convnd import _check_conv_args
-from coursekit.conv.shapes import IntOrTuple
+from coursekit.conv.shapes import IntOrTuple, check_conv_args
 
 __all__ = ["convnd_naive"]
 
@@ -47,7 +46,7 @@ def convnd_naive(
         >>> convnd_naive(x, w)
         tensor([[[-2., -2., -2.]]])
     """
-    n, strides, pads, _ = _check_conv_args(x, weight, bias, stride, padding, 1, 1)
+    n, strides, pads, _ = check_conv_args(x, weight, bias, stride, padding, 1, 1)
     if any(pads):
         x = F.pad(x, [p for p in reversed(pads) for _ in range(2)])
     kernel = weight.shape[2:]

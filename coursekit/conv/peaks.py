@@ -82,8 +82,8 @@ def train_peak_detector(
         targets: (L,) values in [0, 1] (see :func:`r_peak_targets`).
         window: length of each training crop in samples.
         batch_size, num_steps, lr: the optimisation.
-        pos_weight: weight of the rare peak samples in the BCE loss (they are ~3.5 % of an ECG
-            with the default targets; 3 gave fewer stray detections than 10 over several seeds).
+        pos_weight: weight of the rare peak samples in the BCE loss (a few percent of an ECG's
+            samples with the default targets); too large a weight widens the detected bumps.
         gain: ``(low, high)``: multiply each training window by a factor drawn log-uniformly
             from this range (amplitude augmentation: electrode placement, the body and the
             per-record normalisation change the height of the QRS complex between patients,

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coursekit.conv import ConvNd, conv_output_shape, convnd
+from coursekit.conv import ConvNd, conv_output_shape, convnd, convnd_naive
 
 TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -118,6 +118,23 @@ def test_lecture_shapes():
 def test_bad_inputs(x_shape, w_shape, kwargs, match):
     with pytest.raises(ValueError, match=match):
         convnd(torch.zeros(x_shape), torch.zeros(w_shape), **kwargs)
+
+
+@pytest.mark.parametrize("fn", [convnd, convnd_naive])
+def test_dtype_mismatch_names_dtypes_and_shapes(fn):
+    """float64 input with float32 weights: our ValueError, not torch's 'expected scalar type'."""
+    x, w = torch.zeros(1, 2, 8, dtype=torch.float64), torch.zeros(3, 2, 3)
+    with pytest.raises(ValueError, match=r"dtype mismatch: x \(1, 2, 8\) is torch.float64 but "
+                                         r"weight \(3, 2, 3\) is torch.float32"):
+        fn(x, w)
+    with pytest.raises(ValueError, match=r"bias \(3,\) is torch.float64"):
+        fn(x.float(), w, torch.zeros(3, dtype=torch.float64))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+def test_device_mismatch_names_devices():
+    with pytest.raises(ValueError, match="device mismatch"):
+        convnd(torch.zeros(1, 2, 8), torch.zeros(3, 2, 3, device="cuda"))
 
 
 def test_bad_bias():

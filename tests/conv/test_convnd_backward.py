@@ -10,7 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coursekit.conv import _taps, convnd
+import coursekit.conv._taps as _taps
+from coursekit.conv import convnd
 
 TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 

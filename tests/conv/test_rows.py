@@ -53,11 +53,21 @@ def test_rows_forward_in_many_chunks(monkeypatch):
     torch.testing.assert_close(whole, F.conv2d(x, w, padding=1), rtol=1e-4, atol=1e-4)
 
 
-def test_output_is_channels_last():
-    x, w = torch.randn(2, 8, 5, 6, 7), torch.randn(4, 8, 3, 3, 3)
-    y = convnd(x, w, padding=1)
-    assert y.is_contiguous(memory_format=torch.channels_last_3d)
-    assert y.reshape(2, -1).shape == (2, 4 * 5 * 6 * 7)
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA"))])
+@pytest.mark.parametrize("case", [((2, 8, 5, 6, 7), (4, 8, 3, 3, 3), 1),   # rows path (CPU)
+                                  ((2, 1, 5, 6, 7), (4, 1, 3, 3, 3), 1),   # im2col (one channel)
+                                  ((2, 8, 9, 10), (8, 2, 3, 3), 4),        # tap loop (groups)
+                                  ((3, 6, 20), (5, 6, 3), 1)])
+def test_output_layout_is_standard_on_every_path_and_device(case, device):
+    """The output is a contiguous (B, C_out, *S_out) whatever path computed it, on any device."""
+    x_shape, w_shape, groups = case
+    x, w = torch.randn(x_shape, device=device), torch.randn(w_shape, device=device)
+    y = convnd(x, w, padding=1, groups=groups)
+    assert y.is_contiguous()
+    assert y.stride() == torch.empty(y.shape).stride()
+    ref = TORCH_CONV[x.dim() - 2](x, w, padding=1, groups=groups)
+    torch.testing.assert_close(y, ref, rtol=1e-4, atol=1e-4)
 
 
 def test_product_paths_agree():
@@ -141,11 +151,44 @@ def test_rows_path_random_shapes_and_gradients(n_dims, seed):
                                rtol=1e-4, atol=1e-4)
 
 
-def test_product_falls_back_to_matmul(monkeypatch):
-    """Where oneDNN's kernel is missing or refuses, the product is ``@``."""
+@pytest.fixture
+def fresh_capability():
+    """Clear the cached capability check before and after a test that changes what it sees."""
+    rows.onednn_linear_works.cache_clear()
+    yield
+    rows.onednn_linear_works.cache_clear()
+
+
+def test_product_falls_back_to_matmul(monkeypatch, fresh_capability):
+    """Where oneDNN's kernel refuses the probe, the capability check says no and the product is ``@``."""
     def refuse(*args):
         raise RuntimeError("no such kernel here")
 
     monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", refuse, raising=False)
+    assert not rows.onednn_linear_works(torch.float32)
     cols, w = torch.randn(7, 12), torch.randn(3, 12)
     torch.testing.assert_close(rows._product(cols, w), cols @ w.t())
+
+
+def test_capability_check_refuses_a_wrong_kernel(monkeypatch, fresh_capability):
+    """A kernel that runs but computes something else (e.g. a changed private signature) is not used."""
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", lambda a, b, *rest: a @ b.t() + 1,
+                        raising=False)
+    assert not rows.onednn_linear_works(torch.float32)
+    cols, w = torch.randn(7, 12), torch.randn(3, 12)
+    torch.testing.assert_close(rows._product(cols, w), cols @ w.t())
+
+
+def test_capability_check_without_mkldnn(monkeypatch, fresh_capability):
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    assert not rows.onednn_linear_works(torch.float32)
+
+
+def test_capability_check_here():
+    """On this machine: the answer is a bool, and a yes means the kernel matches ``@``."""
+    works = rows.onednn_linear_works(torch.float32)
+    assert isinstance(works, bool)
+    if works:
+        cols, w = torch.randn(50, 72), torch.randn(6, 72)
+        out = torch.ops.mkldnn._linear_pointwise(cols, w, None, "none", [], "")
+        torch.testing.assert_close(out, cols @ w.t(), rtol=1e-5, atol=1e-4)
