@@ -4,11 +4,14 @@ Minibatch Adam with cross-entropy, random flips along the three axes as augmenta
 class probabilities for ROC AUC and accuracy as in the MedMNIST v2 benchmark (Yang et al. 2023).
 With a validation split, the weights of the epoch with the best validation ROC AUC are kept
 (model selection by validation, as the benchmark does; the test split is only for reporting).
+``flips=True`` averages the probabilities over the eight flips of each volume (test-time
+augmentation, matching the flips seen in training).
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +45,7 @@ def train_volume_classifier(
     lr: float = 3e-3,
     augment: bool = True,
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    flips: bool = False,
     device: str | torch.device | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
@@ -56,6 +60,7 @@ def train_volume_classifier(
         augment: random flips along D, H and W.
         val: optional validation ``(images, labels)`` with two classes: its ROC AUC is measured
             after every epoch, and the model ends with the weights of the best epoch.
+        flips: measure the validation AUC with :func:`predict_proba`'s ``flips``.
         device: where to train (``None``: best available).
         generator: shuffles and augments.
         progress: show a progress bar.
@@ -112,7 +117,8 @@ def train_volume_classifier(
             total += history["loss"][-1] * len(idx)
         history["epoch_loss"].append(total / n)
         if val is not None:
-            p_val = predict_proba(model, val_images, batch_size=batch_size, device=device)[:, 1]
+            p_val = predict_proba(model, val_images, batch_size=batch_size, flips=flips,
+                                  device=device)[:, 1]
             history["val_auc"].append(float(roc_auc_score(val_labels.cpu().numpy(), p_val.numpy())))
             if history["val_auc"][-1] >= max(history["val_auc"]):  # ties: the later epoch
                 history["best_epoch"] = [len(history["val_auc"]) - 1]
@@ -130,17 +136,41 @@ def predict_proba(
     images: torch.Tensor,
     *,
     batch_size: int = 64,
+    flips: bool = False,
     device: str | torch.device | None = None,
 ) -> torch.Tensor:
     """Class probabilities (N, K) of ``model`` (in eval mode) on ``images`` (N, C, D, H, W).
+
+    Args:
+        model: maps (B, C, D, H, W) to logits (B, K).
+        images: (N, C, D, H, W).
+        batch_size: volumes per forward pass.
+        flips: average the probabilities over the eight flips of each volume (none, each
+            axis, each pair of axes, all three): test-time augmentation.
+        device: where to run (``None``: best available).
+
+    Returns:
+        (N, K) probabilities on the CPU, rows summing to 1.
 
     Example:
         >>> from coursekit.conv import VolumeNet
         >>> predict_proba(VolumeNet(), torch.zeros(3, 1, 8, 8, 8), device="cpu").shape
         torch.Size([3, 2])
+        >>> predict_proba(VolumeNet(), torch.zeros(3, 1, 8, 8, 8), flips=True, device="cpu").shape
+        torch.Size([3, 2])
     """
+    if images.dim() != 5:
+        raise ValueError(f"expected volumes (N, C, D, H, W), got shape {tuple(images.shape)}")
     device = get_device(device)
     model.to(device).eval()
-    chunks = [torch.softmax(model(images[i : i + batch_size].to(device)), dim=1).cpu()
-              for i in range(0, images.shape[0], batch_size)]
-    return torch.cat(chunks)
+    axes_sets = ([axes for r in range(4) for axes in itertools.combinations((2, 3, 4), r)]
+                 if flips else [()])
+    total = None
+    for axes in axes_sets:
+        chunks = []
+        for i in range(0, images.shape[0], batch_size):
+            x = images[i : i + batch_size].to(device)
+            chunks.append(torch.softmax(model(x.flip(axes) if axes else x), dim=1).cpu())
+        p = torch.cat(chunks)  # (N, K)
+        total = p if total is None else total + p
+    return total / len(axes_sets)
