@@ -2,7 +2,13 @@
 activating patches, activation maximisation and their plots.
 """
 
-from coursekit.visualize.activations import layer_activations
+from coursekit.visualize.activations import (
+    ModuleOutputs,
+    eval_mode,
+    layer_activations,
+    layer_fields,
+    place_model,
+)
 from coursekit.visualize.maximize import (
     activation_maximization,
     fourier_image,
@@ -22,13 +28,18 @@ from coursekit.visualize.receptive_fields import (
     LayerField,
     LayerSpec,
     layer_specs,
+    named_layers,
     receptive_fields,
 )
 from coursekit.visualize.top_patches import TopPatches
 from coursekit.visualize.vgg_fields import vgg19_layer_specs, vgg19_receptive_fields
 
 __all__ = [
+    "ModuleOutputs",
+    "eval_mode",
     "layer_activations",
+    "layer_fields",
+    "place_model",
     "activation_maximization",
     "fourier_image",
     "TopPatches",
@@ -42,6 +53,7 @@ __all__ = [
     "LayerField",
     "LayerSpec",
     "layer_specs",
+    "named_layers",
     "receptive_fields",
     "vgg19_layer_specs",
     "vgg19_receptive_fields",

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from coursekit.visualize.activations import _eval_mode, _resolve_device, layer_activations
+from coursekit.visualize.activations import eval_mode, layer_activations, place_model
 
 __all__ = ["activation_maximization", "fourier_image"]
 
@@ -129,14 +129,14 @@ def activation_maximization(
     if objective not in ("channel", "center"):
         raise ValueError(f"objective must be 'channel' or 'center', got {objective!r}")
     h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-    dev = _resolve_device(model, device)
+    dev = place_model(model, device)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     c = _in_channels(model)
     init = torch.randn(2, c, h, w // 2 + 1, generator=g) * 0.01
     spectrum = init.to(dev).requires_grad_(True)
     opt = torch.optim.Adam([spectrum], lr=lr)
     shifts = torch.randint(-jitter, jitter + 1, (num_steps, 2), generator=g).tolist()
-    with _eval_mode(model):
+    with eval_mode(model):
         for step in tqdm(range(num_steps), disable=not progress, desc=f"{layer}:{unit}",
                          leave=False):
             x = fourier_image(spectrum, (h, w), decay_power=decay_power)

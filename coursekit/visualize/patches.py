@@ -10,7 +10,9 @@ textures, parts and objects.
 
 The images stream through the model once, in batches: only a running top-``k`` per unit (value,
 image index, position and the cropped patch) is kept, never all the activations, so memory
-stays flat however many images there are.
+stays flat however many images there are. Each image gives a unit at most one patch; when
+several images are crops of one photograph, ``sources`` (one id per image) makes that at most
+one patch per photograph, so a unit's nine are nine different scenes.
 
 The model is a *feature model* as described in :mod:`coursekit.visualize.activations`.
 """
@@ -18,18 +20,13 @@ The model is a *feature model* as described in :mod:`coursekit.visualize.activat
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from coursekit.visualize.activations import (
-    _eval_mode,
-    _layer_geometry,
-    _resolve_device,
-    layer_activations,
-)
+from coursekit.visualize.activations import eval_mode, layer_activations, layer_fields, place_model
 from coursekit.visualize.receptive_fields import LayerField
 from coursekit.visualize.top_patches import TopPatches
 
@@ -58,14 +55,17 @@ def _batches(images: Tensor | Iterable[Tensor], batch_size: int) -> Iterator[Ten
 
 
 class _RunningTopK:
-    """Running top-``k`` over images of one layer's units: values, sources, positions, crops."""
+    """Running top-``k`` over images of one layer's units: values, sources, positions, crops;
+    at most one entry per source (image, or photograph when several images share one)."""
 
     def __init__(self, units: list[int], k: int):
         self.units, self.k = units, k
         self.values = self.indices = self.positions = self.boxes = self.sizes = None
         self.patches: list[list[Tensor]] = [[] for _ in units]
+        self.sources: list[list[Hashable]] = [[] for _ in units]
 
-    def update(self, act: Tensor, batch: Tensor, first: int, field: LayerField) -> None:
+    def update(self, act: Tensor, batch: Tensor, first: int, field: LayerField,
+               batch_sources: list[Hashable]) -> None:
         b, _, h, w = act.shape
         a = act[:, self.units].flatten(2)  # (B, U, h*w)
         vmax, arg = a.max(dim=2)  # (B, U): the strongest position of each unit in each image
@@ -79,7 +79,23 @@ class _RunningTopK:
             pos = torch.cat([self.positions, pos], 1)
             idx = torch.cat([self.indices, idx], 1)
         # stable: among equal values the earlier image wins, so results are reproducible
-        order = torch.sort(vals, dim=1, descending=True, stable=True).indices[:, : self.k]
+        ranked = torch.sort(vals, dim=1, descending=True, stable=True).indices  # (U, n_old + B)
+        picks, picked_sources = [], []
+        for u in range(len(self.units)):
+            row, taken = [], set()
+            for j in ranked[u].tolist():
+                src = self.sources[u][j] if j < n_old else batch_sources[j - n_old]
+                if src in taken:  # this photograph already gave this unit a patch
+                    continue
+                taken.add(src)
+                row.append(j)
+                if len(row) == self.k:
+                    break
+            picks.append(row)
+            picked_sources.append([self.sources[u][j] if j < n_old else batch_sources[j - n_old]
+                                   for j in row])
+        order = torch.tensor(picks, dtype=torch.long)  # (U, k'): as many sources for every unit
+        self.sources = picked_sources
         self.values = vals.gather(1, order)
         self.positions = pos.gather(1, order[..., None].expand(-1, -1, 2))
         self.indices = idx.gather(1, order)
@@ -121,6 +137,7 @@ def top_patches_by_layer(
     device: str | torch.device | None = None,
     progress: bool = True,
     fields: Mapping[str, LayerField] | None = None,
+    sources: Sequence[Hashable] | None = None,
 ) -> dict[str, TopPatches]:
     """:func:`top_activating_patches` for several layers in one pass over the images.
 
@@ -137,19 +154,28 @@ def top_patches_by_layer(
         fields: layer -> :class:`LayerField`, for models whose geometry cannot be read
             (neither an ``nn.Sequential`` nor a ``VGG19Features``). Only ``size``, ``jump`` and
             ``start`` are used.
+        sources: one id per image (e.g. the photograph it was cropped from): each unit then
+            keeps at most one patch per id. ``None``: every image is its own source.
 
     Returns:
-        layer -> :class:`TopPatches`. Patches and values live on the CPU when the images do
+        layer -> :class:`TopPatches` (fewer than ``k`` patches per unit when there are fewer
+        than ``k`` sources). Patches and values live on the CPU when the images do
         (crops are taken from the images as given).
 
     Raises:
-        ValueError: no units, a unit out of range, ``k < 1``, or no images.
+        ValueError: no units, a unit out of range, ``k < 1``, no images, or ``sources`` of
+            another length than the images.
 
     Example:
         >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d(2))
         >>> tops = top_patches_by_layer(net, {"0": [1], "1": [2]}, torch.rand(6, 3, 9, 9), 2, progress=False)
         >>> {name: (t.units, tuple(t.values.shape), t.field.size) for name, t in tops.items()}
         {'0': ([1], (1, 2), (3, 3)), '1': ([2], (1, 2), (4, 4))}
+        >>> photo = ["a", "a", "a", "b", "b", "b"]              # six crops of two photographs
+        >>> top = top_patches_by_layer(net, {"1": [0]}, torch.rand(6, 3, 9, 9), 4, sources=photo,
+        ...                            progress=False)["1"]
+        >>> sorted(photo[i] for i in top.image_indices[0].tolist())  # one patch per photograph
+        ['a', 'b']
     """
     if k < 1 or batch_size < 1:
         raise ValueError(f"k and batch_size must be positive, got k={k}, batch_size={batch_size}")
@@ -157,16 +183,16 @@ def top_patches_by_layer(
     if not units or any(not us for us in units.values()):
         raise ValueError(f"give at least one unit per layer, got {units}")
     layers = list(units)
-    dev = _resolve_device(model, device)
+    dev = place_model(model, device)
     trackers = {layer: _RunningTopK(units[layer], k) for layer in layers}
     seen, geometry, size = 0, None, None
     total = math.ceil(len(images) / batch_size) if hasattr(images, "__len__") else None
-    with _eval_mode(model), torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         for batch in tqdm(_batches(images, batch_size), total=total, disable=not progress,
                           desc="patch search", leave=False):
             if tuple(batch.shape[-2:]) != size:
                 size = tuple(batch.shape[-2:])
-                geometry = dict(fields) if fields is not None else _layer_geometry(
+                geometry = dict(fields) if fields is not None else layer_fields(
                     model, layers, size)
             acts = layer_activations(model, batch.to(dev), layers)
             for layer in layers:
@@ -174,10 +200,17 @@ def top_patches_by_layer(
                 bad = [u for u in units[layer] if not 0 <= u < c]
                 if bad:
                     raise ValueError(f"layer {layer!r} has {c} units; got unit(s) {bad}")
-                trackers[layer].update(acts[layer], batch, seen, geometry[layer])
+            batch_sources = (list(range(seen, seen + batch.shape[0])) if sources is None
+                             else list(sources[seen:seen + batch.shape[0]]))
+            if len(batch_sources) != batch.shape[0]:
+                raise ValueError(f"sources has {len(sources)} ids but there are more images")
+            for layer in layers:
+                trackers[layer].update(acts[layer], batch, seen, geometry[layer], batch_sources)
             seen += batch.shape[0]
     if seen == 0:
         raise ValueError("no images were given")
+    if sources is not None and len(sources) != seen:
+        raise ValueError(f"sources has {len(sources)} ids but there are {seen} images")
     return {layer: trackers[layer].result(layer, geometry[layer], seen) for layer in layers}
 
 
@@ -192,6 +225,7 @@ def top_activating_patches(
     device: str | torch.device | None = None,
     progress: bool = True,
     field: LayerField | None = None,
+    sources: Sequence[Hashable] | None = None,
 ) -> TopPatches:
     """The ``k`` image patches that excite each unit most (Zeiler & Fergus).
 
@@ -207,6 +241,7 @@ def top_activating_patches(
         k: patches per unit (9 in the lecture).
         batch_size, device, progress: see :func:`top_patches_by_layer`.
         field: the layer's :class:`LayerField`, for models whose geometry cannot be read.
+        sources: one id per image; at most one patch per id (see :func:`top_patches_by_layer`).
 
     Returns:
         A :class:`TopPatches`.
@@ -223,4 +258,5 @@ def top_activating_patches(
     """
     fields = None if field is None else {layer: field}
     return top_patches_by_layer(model, {layer: units}, images, k, batch_size=batch_size,
-                                device=device, progress=progress, fields=fields)[layer]
+                                device=device, progress=progress, fields=fields,
+                                sources=sources)[layer]

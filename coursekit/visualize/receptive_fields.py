@@ -36,6 +36,7 @@ __all__ = [
     "LayerField",
     "LayerSpec",
     "layer_specs",
+    "named_layers",
     "receptive_fields",
 ]
 
@@ -202,7 +203,22 @@ def _module_spec(name: str, module: nn.Module) -> LayerSpec:
         "Conv2d, MaxPool2d, AvgPool2d or an element-wise layer (ReLU, BatchNorm2d, ...)")
 
 
-def _named_modules(layers) -> list[tuple[str, nn.Module | LayerSpec]]:
+def named_layers(layers: nn.Sequential | Iterable | Mapping) -> list[tuple[str, nn.Module | LayerSpec]]:
+    """The layers of a sequential ConvNet as ``(name, layer)`` pairs, nested blocks flattened.
+
+    Args:
+        layers: an ``nn.Sequential`` (nested ones are flattened, names joined with dots), a
+            mapping name -> module, or a list of modules, ``(name, module)`` pairs or
+            :class:`LayerSpec` objects (named by their position).
+
+    Raises:
+        ValueError: another kind of ``nn.Module``.
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.ReLU(), nn.MaxPool2d(2)))
+        >>> [name for name, _ in named_layers(net)]
+        ['0', '1.0', '1.1']
+    """
     if isinstance(layers, nn.Sequential):
         items = list(layers.named_children())
     elif isinstance(layers, Mapping):
@@ -220,7 +236,7 @@ def _named_modules(layers) -> list[tuple[str, nn.Module | LayerSpec]]:
     flat: list[tuple[str, nn.Module | LayerSpec]] = []
     for name, m in items:
         if isinstance(m, nn.Sequential):  # nested blocks: flatten with dotted names
-            flat.extend((f"{name}.{n}", sub) for n, sub in _named_modules(m))
+            flat.extend((f"{name}.{n}", sub) for n, sub in named_layers(m))
         else:
             flat.append((name, m))
     return flat
@@ -247,7 +263,7 @@ def layer_specs(layers: nn.Sequential | Iterable | Mapping) -> list[LayerSpec]:
         [('0', 'conv', (3, 3), (1, 1)), ('1', 'pointwise', (1, 1), (1, 1)), ('2', 'pool', (2, 2), (2, 2))]
     """
     specs = []
-    for name, m in _named_modules(layers):
+    for name, m in named_layers(layers):
         specs.append(m if isinstance(m, LayerSpec) else _module_spec(name, m))
     return specs
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from coursekit.style.vgg import vgg19_features
-from coursekit.visualize.activations import _eval_mode, _layer_geometry, layer_activations
+from coursekit.visualize import eval_mode, layer_activations, layer_fields
 from coursekit.visualize.vgg_fields import vgg19_receptive_fields
 
 
@@ -49,10 +49,10 @@ def test_unknown_layer_names_the_valid_ones():
 
 def test_eval_mode_restores_training_and_geometry_matches_receptive_fields():
     net = _net().train()
-    with _eval_mode(net):
+    with eval_mode(net):
         assert not net.training
     assert net.training
     vgg = vgg19_features("random", device="cpu")
-    assert _layer_geometry(vgg, ["relu3_1"], (64, 64))["relu3_1"] == vgg19_receptive_fields(64)["relu3_1"]
+    assert layer_fields(vgg, ["relu3_1"], (64, 64))["relu3_1"] == vgg19_receptive_fields(64)["relu3_1"]
     with pytest.raises(ValueError, match="fields="):
-        _layer_geometry(object(), ["a"], (8, 8))
+        layer_fields(object(), ["a"], (8, 8))

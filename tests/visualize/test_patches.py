@@ -161,3 +161,52 @@ def test_fewer_images_than_k_and_errors():
     with pytest.raises(ValueError, match="fields="):
         top_activating_patches(lambda x, layers: {}, "a", torch.rand(1, 3, 8, 8), [0],
                                progress=False)
+
+
+def test_at_most_one_patch_per_source():
+    """Crops of one photograph share a source: a unit keeps at most one of them, the best."""
+    from coursekit.visualize import top_patches_by_layer
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(12, 3, 10, 10, generator=g)
+    photo = [i // 4 for i in range(12)]  # three photographs, four crops each
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3), torch.nn.ReLU())
+    plain = top_patches_by_layer(net, {"1": [0, 1]}, images, 5, batch_size=5, progress=False)["1"]
+    top = top_patches_by_layer(net, {"1": [0, 1]}, images, 5, batch_size=5, sources=photo,
+                               progress=False)["1"]
+    assert tuple(top.values.shape) == (2, 3)  # only three sources
+    for u in range(2):
+        kept = [photo[i] for i in top.image_indices[u].tolist()]
+        assert sorted(kept) == [0, 1, 2]
+        assert bool((top.values[u, :-1] >= top.values[u, 1:]).all())
+        assert top.values[u, 0] == plain.values[u, 0]  # the best image overall is kept
+    with pytest.raises(ValueError, match="sources has 3 ids"):
+        top_patches_by_layer(net, {"1": [0]}, images, 2, sources=[0, 1, 2], progress=False)
+    with pytest.raises(ValueError, match="sources has 13 ids"):
+        top_patches_by_layer(net, {"1": [0]}, images, 2, sources=list(range(13)), progress=False)
+
+
+def test_module_outputs_probes_through_the_forward():
+    """ModuleOutputs sees what the network's own forward feeds its layers (here: a resize)."""
+    from torch import nn
+
+    from coursekit.visualize import ModuleOutputs, layer_activations
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(inplace=True),
+                                          nn.MaxPool2d(2))
+            self.head = nn.Linear(2, 1)
+
+        def forward(self, x):
+            x = torch.nn.functional.interpolate(x, size=(8, 8), mode="area")
+            return self.head(self.features(x).mean((2, 3)))
+
+    net, x = Net(), torch.rand(2, 1, 16, 16)
+    out = layer_activations(ModuleOutputs(net), x, ["features.1", "features.2"])
+    small = torch.nn.functional.interpolate(x, size=(8, 8), mode="area")
+    torch.testing.assert_close(out["features.1"], net.features[:2](small))
+    assert tuple(out["features.2"].shape) == (2, 2, 4, 4)
+    with pytest.raises(ValueError, match="unknown submodule"):
+        ModuleOutputs(net)(x, ["nope"])
