@@ -1,4 +1,5 @@
-"""tools/run_course.py: frozen progress bars are dropped from unchecked cells only."""
+"""tools/run_course.py: frozen progress bars are dropped from unchecked cells only; plain nbclient
+runs every notebook without Output widgets."""
 
 import importlib.util
 from pathlib import Path
@@ -31,3 +32,22 @@ def test_drop_progress_bars_keeps_sliders_prints_and_checked_cells():
     assert run_course.drop_progress_bars(nb) == 1
     assert nb.cells[0].outputs == [printed]
     assert nb.cells[1].outputs == [slider] and nb.cells[2].outputs == [bar]
+
+
+def test_uses_output_widgets():
+    def nb(*sources):
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+    assert run_course.uses_output_widgets(nb("widgets.interactive(f, k=(1, 3))"))
+    assert run_course.uses_output_widgets(nb("x = 1", "interact(f, k=2)"))
+    assert run_course.uses_output_widgets(nb("out = widgets.Output()"))
+    assert not run_course.uses_output_widgets(nb("interactive_figure(draw, k=(1, 3))"))
+    assert not run_course.uses_output_widgets(nb("for _ in tqdm(range(3)): pass"))
+    markdown = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("interactive(f)")])
+    assert not run_course.uses_output_widgets(markdown)
+
+
+def test_lessons_4_07_and_4_11_run_with_plain_nbclient():
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    for name in ("4_07_what_deep_convnets_learn.ipynb", "4_11_1d_and_3d_convolutions.ipynb"):
+        assert not run_course.uses_output_widgets(nbformat.read(root / name, as_version=4)), name

@@ -24,13 +24,27 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# ipywidgets' Output widget, built by interact/interactive/interactive_output or directly. What
+# such a widget captures during a cell, nbclient mirrors back to the kernel on the shell channel.
+_OUTPUT_WIDGET = re.compile(r"\b(?:interact|interactive|interactive_output|Output)\s*\(")
+
+
+def uses_output_widgets(nb: nbformat.NotebookNode) -> bool:
+    """Whether a code cell builds an ipywidgets ``Output`` widget (``interact``, ``interactive``,
+    ``interactive_output``, ``Output``); ``coursekit.plotting.interactive_figure`` builds none."""
+    return any(c.cell_type == "code" and _OUTPUT_WIDGET.search(c.source) for c in nb.cells)
+
+
 def _patient(get_msg, step: float = 1.0):
     """``get_msg`` of a channel, re-polled every ``step`` seconds until its own timeout.
 
-    A widget cell (``widgets.interactive``) sometimes left the run waiting until the cell
-    timeout with the kernel idle: its reply had arrived, but the one long ``socket.poll`` of the
-    asyncio channel was never woken (jupyter/nbclient#312). A fresh poll sees the queued message,
-    so short polls in a loop cannot miss it.
+    Needed only for notebooks that build ``Output`` widgets (:func:`uses_output_widgets`): while
+    such a cell runs, nbclient sends the widget's captured outputs to the kernel on the shell
+    channel, the channel it is polling for the cell's reply, and a run sometimes stalled there
+    with the kernel idle (jupyter/nbclient#312, jupyter/nbconvert#2029). A fresh poll sees the
+    queued reply, so short polls in a loop cannot miss it. Notebooks whose widgets come from
+    ``coursekit.plotting.interactive_figure`` run with plain nbclient; once every notebook does,
+    this workaround can go.
     """
 
     async def wrapped(timeout: float | None = None):
@@ -46,7 +60,7 @@ def _patient(get_msg, step: float = 1.0):
     return wrapped
 
 
-class _Client(NotebookClient):
+class _PatientClient(NotebookClient):
     """NotebookClient whose shell and IOPub reads are :func:`_patient`."""
 
     async def async_start_new_kernel_client(self):
@@ -59,8 +73,9 @@ class _Client(NotebookClient):
 def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, str, float]:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    client = _Client(nb, timeout=timeout, kernel_name="python3",
-                     resources={"metadata": {"path": str(path.parent)}})
+    client_class = _PatientClient if uses_output_widgets(nb) else NotebookClient  # plain nbclient
+    client = client_class(nb, timeout=timeout, kernel_name="python3",
+                          resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
         status = "ok"
