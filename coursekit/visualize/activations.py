@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
-from coursekit.runtime import get_device
+from coursekit.runtime import get_device, module_device
 from coursekit.visualize.receptive_fields import LayerField, named_layers, receptive_fields
 from coursekit.visualize.vgg_fields import vgg19_layer_specs
 
@@ -37,10 +37,7 @@ def place_model(model, device: str | torch.device | None) -> torch.device:
         >>> place_model(nn.Conv2d(1, 1, 3), None)
         device(type='cpu')
     """
-    current = None
-    if isinstance(model, nn.Module):
-        current = next(iter([*model.parameters(), *model.buffers()]), None)
-        current = None if current is None else current.device
+    current = module_device(model)
     if device is None:
         return current if current is not None else get_device(None)
     dev = get_device(device)
