@@ -3,10 +3,10 @@
 ::
 
     coursekit faces train DATA --out MODEL.pt [--epochs N] [--device auto] [--seed 0]
-    coursekit faces evaluate DATA --model MODEL.pt [--json] [--repeats 20]
-    coursekit faces enroll DB NAME IMAGE... --model MODEL.pt [--append] [--threshold T]
-    coursekit faces identify DB IMAGE [--model MODEL.pt] [--threshold T] [--json]
-    coursekit faces verify DB NAME IMAGE [--model MODEL.pt] [--threshold T] [--json]
+    coursekit faces evaluate DATA --model MODEL.pt|pretrained [--json] [--repeats 20]
+    coursekit faces enroll DB NAME IMAGE... [--model MODEL.pt|pretrained] [--append] [--threshold T]
+    coursekit faces identify DB IMAGE [--model MODEL.pt|pretrained] [--threshold T] [--json]
+    coursekit faces verify DB NAME IMAGE [--model MODEL.pt|pretrained] [--threshold T] [--json]
     coursekit faces threshold DB [T]
 
 ``DATA`` is a folder with one sub-folder of images per person (the LFW layout), or
@@ -14,11 +14,16 @@
 that name exists: an existing path always wins). ``DB`` is a face database ``.npz`` file;
 ``enroll`` creates it and records the model's path and SHA-256 in it, so ``identify`` and
 ``verify`` find the model without ``--model`` and refuse a different one (encodings of two
-models cannot be compared). ``enroll`` adds photos to a person already enrolled only with
-``--append``; ``threshold`` shows or changes the acceptance threshold of everyone in ``DB``.
-Two ``enroll`` commands on one database wait for each other (a lock held from reading the file
-to writing it), so neither loses the other's person. ``--detect`` crops the largest face of
-each photo first (scikit-image's LBP cascade). Results go to standard output, progress and
+models cannot be compared). ``--model pretrained`` (the default of ``enroll``, and of
+``identify``/``verify`` on a database that records no model) is dlib's pretrained ResNet
+encoder, ported to PyTorch (``coursekit.face.pretrained``): it works on anyone's photos, with
+dlib's threshold (0.6 on the distance: 0.36 on its square). ``enroll`` adds photos to a person
+already enrolled only with ``--append``; ``threshold`` shows or changes the acceptance
+threshold of everyone in ``DB``. Two ``enroll`` commands on one database wait for each other
+(a lock held from reading the file to writing it), so neither loses the other's person.
+``--detect`` crops the largest face of each photo first (scikit-image's LBP cascade; with ``--model pretrained``, dlib's CNN detector,
+landmarks and alignment). A photo in which no face is found is skipped with a note and counted
+(``"skipped"`` in ``--json``); it never ends the run. Results go to standard output, progress and
 notes to standard error. ``identify`` and ``verify`` exit with 1 when the answer is no one /
 rejected.
 """
@@ -45,6 +50,9 @@ __all__ = ["BUILTIN_DATA", "register", "run"]
 
 FACE_SIZE = 64  # side of the grey face images the encoder sees
 DEFAULT_THRESHOLD = 1.0  # squared L2 on unit encodings; `faces evaluate` suggests a better one
+PRETRAINED = "pretrained"  # --model value: dlib's encoder, ported (coursekit.face.pretrained)
+PRETRAINED_ID = "dlib:dlib_face_recognition_resnet_model_v1"  # what a database records for it
+PRETRAINED_THRESHOLD = 0.36  # dlib's 0.6 on the L2 distance, squared
 MAX_PAIRS = 1_000_000  # all pairs up to this many for ROC AUC / EER, else a balanced sample
 BUILTIN_DATA = "builtin:olivetti"
 """How ``DATA`` names the built-in Olivetti faces unambiguously."""
@@ -72,7 +80,8 @@ def register(subparsers) -> None:
         p.add_argument("--device", default="auto",
                        help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
         p.add_argument("--detect", action="store_true",
-                       help="crop the largest face of each photo first (for ordinary photos)")
+                       help="find the largest face of each photo first (for ordinary photos); "
+                            "photos without a face are skipped and counted")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
 
     def add(name: str, helptext: str, action) -> argparse.ArgumentParser:
@@ -92,7 +101,8 @@ def register(subparsers) -> None:
 
     p = add("evaluate", "one-shot N-way accuracy, ROC AUC, EER and the best threshold", _evaluate)
     p.add_argument("data", metavar="DATA", help=data_help)
-    p.add_argument("--model", required=True, metavar="MODEL.pt", help="the encoder to evaluate")
+    p.add_argument("--model", required=True, metavar="MODEL.pt",
+                   help=f"the encoder to evaluate, or '{PRETRAINED}' (dlib's pretrained ResNet)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--repeats", type=positive_int, default=20,
                    help="random enrolments to average (at least 20; default 20)")
@@ -103,13 +113,15 @@ def register(subparsers) -> None:
     p.add_argument("db", metavar="DB", help="face database file (.npz), created if missing")
     p.add_argument("name", metavar="NAME", help="the person's name")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="one or more photos of NAME")
-    p.add_argument("--model", required=True, metavar="MODEL.pt", help="the encoder")
+    p.add_argument("--model", default=PRETRAINED, metavar="MODEL.pt",
+                   help=f"the encoder, or '{PRETRAINED}' (default: dlib's pretrained ResNet)")
     p.add_argument("--append", action="store_true",
                    help="add the photos to NAME, who is already enrolled (without it, an "
                         "enrolled NAME is an error: two people must not share a name)")
     p.add_argument("--threshold", type=non_negative_float, default=None, metavar="T",
                    help=f"acceptance threshold on squared L2 distance, for a new database only "
-                        f"(default {DEFAULT_THRESHOLD}); change an existing one with "
+                        f"(default {DEFAULT_THRESHOLD}, {PRETRAINED_THRESHOLD} with the pretrained "
+                        "model); change an existing one with "
                         "'coursekit faces threshold DB T'")
     common(p)
 
@@ -121,7 +133,7 @@ def register(subparsers) -> None:
             p.add_argument("name", metavar="NAME", help="the claimed identity")
         p.add_argument("image", metavar="IMAGE", help="the photo to check")
         p.add_argument("--model", default=None, metavar="MODEL.pt",
-                       help="the encoder (default: the one recorded in DB)")
+                       help=f"the encoder (default: the one recorded in DB, else '{PRETRAINED}')")
         p.add_argument("--threshold", type=non_negative_float, default=None, metavar="T",
                        help="acceptance threshold for this query (default: DB's)")
         p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -156,14 +168,87 @@ def _note(args, message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def _load_photo(path: str | Path, detect: bool) -> torch.Tensor:
-    """One image file -> ``(1, FACE_SIZE, FACE_SIZE)`` grey face."""
+def _load_photo(path: str | Path, detect: bool) -> torch.Tensor | None:
+    """One image file -> ``(1, FACE_SIZE, FACE_SIZE)`` grey face, or ``None`` when ``detect``
+    finds no face in it."""
     from coursekit.face.detect import crop_face, prepare_face
     from coursekit.images import load_image
 
     image = load_image(path)
-    return crop_face(image, size=FACE_SIZE, source=str(path)) if detect else prepare_face(
-        image, size=FACE_SIZE)
+    if not detect:
+        return prepare_face(image, size=FACE_SIZE)
+    try:
+        return crop_face(image, size=FACE_SIZE, source=str(path))
+    except ValueError as err:
+        if str(err).startswith("no face found"):
+            return None
+        raise
+
+
+class _FaceModel:
+    """The encoder behind a command: a trained ``MODEL.pt`` or dlib's pretrained models.
+
+    ``identifier`` names it in a face database (two models' encodings must not be mixed).
+    """
+
+    def __init__(self, spec: str | Path, device, *, detect: bool) -> None:
+        self.pretrained = str(spec) == PRETRAINED
+        self.detect, self.device = detect, device
+        if self.pretrained:
+            from coursekit.face.pretrained import load_pretrained_pipeline
+
+            self.pipeline = load_pretrained_pipeline(detector=detect).to(device)
+            self.path, self.digest, self.identifier = None, None, PRETRAINED_ID
+        else:
+            self.path = _model_file(spec)
+            self.encoder = _load_model(self.path, device)
+            self.digest = _sha256(self.path)
+            self.identifier = f"coursekit:sha256:{self.digest}"
+
+    @property
+    def default_threshold(self) -> float:
+        return PRETRAINED_THRESHOLD if self.pretrained else DEFAULT_THRESHOLD
+
+    def encode_image(self, image: torch.Tensor, source: str) -> torch.Tensor | None:
+        """``(3, H, W)`` photo -> ``(E,)`` encoding of its (largest) face, or ``None``."""
+        from coursekit.face import embed
+
+        if not self.pretrained:
+            from coursekit.face.detect import crop_face, prepare_face
+
+            if not self.detect:
+                face = prepare_face(image, size=FACE_SIZE)
+            else:
+                try:
+                    face = crop_face(image, size=FACE_SIZE, source=source)
+                except ValueError as err:
+                    if str(err).startswith("no face found"):
+                        return None
+                    raise
+            return embed(self.encoder, face[None].to(self.device))[0]
+        image = image.to(self.device)
+        if not self.detect:
+            return self.pipeline.encode_cropped(image)
+        found = self.pipeline.encode_faces(image)
+        if len(found.boxes) == 0:
+            return None
+        size = (found.boxes[:, 2] - found.boxes[:, 0]) * (found.boxes[:, 3] - found.boxes[:, 1])
+        return found.encodings[int(size.argmax())]
+
+    def encode_files(self, args, paths) -> tuple[torch.Tensor | None, list[str]]:
+        """Encodings ``(K, E)`` of the photos with a face (``None`` if none has one), and the
+        photos skipped for want of a face (each with a note)."""
+        from coursekit.images import load_image
+
+        out, skipped = [], []
+        for path in paths:
+            z = self.encode_image(load_image(path), str(path))
+            if z is None:
+                _note(args, f"no face found in {path}: skipped")
+                skipped.append(str(path))
+            else:
+                out.append(z)
+        return (torch.stack(out) if out else None), skipped
 
 
 def _load_folder_detect(root: Path):
@@ -173,7 +258,7 @@ def _load_folder_detect(root: Path):
     if not root.is_dir():
         raise ValueError(f"{root} is not a folder; expected one sub-folder per person")
     people = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    images, labels, names, skipped = [], [], [], []
+    images, labels, names, skipped, no_face = [], [], [], [], []
     for person in people:
         files = sorted(f for f in person.iterdir() if f.is_file() and not f.name.startswith("."))
         found = [f for f in files if f.suffix.lower() in FACE_IMAGE_SUFFIXES]
@@ -182,40 +267,97 @@ def _load_folder_detect(root: Path):
             raise ValueError(f"person folder {person} holds no image")
         names.append(person.name)
         for f in found:
-            images.append(_load_photo(f, detect=True))
+            face = _load_photo(f, detect=True)
+            if face is None:
+                no_face.append(f"{person.name}/{f.name}")
+                continue
+            images.append(face)
             labels.append(len(names) - 1)
     if not names:
         raise ValueError(f"{root} holds no person folders; expected {root}/<person>/<image>.png")
-    return FaceDataset(torch.stack(images), torch.tensor(labels), names, "local", skipped)
+    if not images:
+        raise ValueError(f"no face found in any photo of {root}")
+    return FaceDataset(torch.stack(images), torch.tensor(labels), names, "local", skipped), no_face
+
+
+def _is_builtin(spec: str) -> bool:
+    """Whether ``DATA`` names the built-in Olivetti faces (an existing path always wins)."""
+    if spec.lower() == BUILTIN_DATA or (spec.lower() == "olivetti" and not Path(spec).exists()):
+        return True
+    if spec.lower().startswith("builtin:"):
+        raise ValueError(f"unknown built-in data set {spec!r}; the built-in one is {BUILTIN_DATA}")
+    if not Path(spec).exists():
+        raise FileNotFoundError(f"data folder not found: {spec}")
+    return False
+
+
+def _note_skipped(args, spec: str, not_images: list[str], no_face: list[str]) -> None:
+    for what, files in (("that are not images", not_images), ("with no face found", no_face)):
+        if files:
+            shown = ", ".join(files[:5]) + (", ..." if len(files) > 5 else "")
+            _note(args, f"skipped {len(files)} file(s) {what}: {shown}")
 
 
 def _load_data(args):
-    """``DATA``: ``builtin:olivetti``, else an existing folder, else plain ``olivetti``."""
+    """``DATA``: ``builtin:olivetti``, else an existing folder, else plain ``olivetti``; returns
+    the faces and the photos skipped for want of a face (with ``--detect``)."""
     from coursekit.data import load_face_folder, load_olivetti
 
-    spec = args.data
-    root = Path(spec)
-    if spec.lower() == BUILTIN_DATA or (spec.lower() == "olivetti" and not root.exists()):
+    no_face: list[str] = []
+    if _is_builtin(args.data):
         ds = load_olivetti()
-    elif spec.lower().startswith("builtin:"):
-        raise ValueError(f"unknown built-in data set {spec!r}; the built-in one is {BUILTIN_DATA}")
-    elif not root.exists():
-        raise FileNotFoundError(f"data folder not found: {root}")
+    elif args.detect:
+        ds, no_face = _load_folder_detect(Path(args.data))
     else:
-        ds = _load_folder_detect(root) if args.detect else load_face_folder(root, size=FACE_SIZE)
-    if ds.skipped:
-        shown = ", ".join(ds.skipped[:5]) + (", ..." if len(ds.skipped) > 5 else "")
-        _note(args, f"skipped {len(ds.skipped)} file(s) that are not images: {shown}")
-    _note(args, f"{spec}: {len(ds)} images of {ds.num_people} people ({ds.source})")
-    return ds
+        ds = load_face_folder(Path(args.data), size=FACE_SIZE)
+    _note_skipped(args, args.data, ds.skipped, no_face)
+    _note(args, f"{args.data}: {len(ds)} images of {ds.num_people} people ({ds.source})")
+    return ds, no_face
 
 
-def _require_pairs(ds, what: str) -> None:
-    counts = torch.bincount(ds.labels, minlength=ds.num_people)
+def _encode_data_pretrained(args, model: _FaceModel):
+    """``DATA`` encoded by the pretrained pipeline: ``(z (N, E), labels (N,), no_face, source)``."""
+    from coursekit.data import FACE_IMAGE_SUFFIXES, load_olivetti
+    from coursekit.images import load_image
+
+    if _is_builtin(args.data):
+        ds = load_olivetti()  # already cropped faces: the whole frame is the face box
+        _note(args, f"{args.data}: {len(ds)} images of {ds.num_people} people ({ds.source})")
+        return model.pipeline.encode_cropped(ds.images.to(model.device)), ds.labels, [], ds.source
+    root = Path(args.data)
+    if not root.is_dir():
+        raise ValueError(f"{root} is not a folder; expected one sub-folder per person")
+    people = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not people:
+        raise ValueError(f"{root} holds no person folders; expected {root}/<person>/<image>.png")
+    encodings, labels, not_images, no_face = [], [], [], []
+    for k, person in enumerate(people):
+        files = sorted(f for f in person.iterdir() if f.is_file() and not f.name.startswith("."))
+        found = [f for f in files if f.suffix.lower() in FACE_IMAGE_SUFFIXES]
+        not_images += [f"{person.name}/{f.name}" for f in files if f not in found]
+        if not found:
+            raise ValueError(f"person folder {person} holds no image")
+        for f in found:
+            z = model.encode_image(load_image(f), str(f))
+            if z is None:
+                no_face.append(f"{person.name}/{f.name}")
+            else:
+                encodings.append(z)
+                labels.append(k)
+    if not encodings:
+        raise ValueError(f"no face found in any photo of {root}")
+    _note_skipped(args, args.data, not_images, no_face)
+    _note(args, f"{args.data}: {len(encodings)} images of {len(people)} people (local)")
+    return torch.stack(encodings), torch.tensor(labels), no_face, "local"
+
+
+def _require_pairs(labels: torch.Tensor, what: str) -> None:
+    counts = torch.bincount(labels.cpu())
     if int((counts >= 2).sum()) < 2:
         raise ValueError(
             f"{what} needs at least two people with two or more images each; the data has "
-            f"{ds.num_people} people and {int((counts >= 2).sum())} of them have two or more images"
+            f"{int((counts > 0).sum())} people and {int((counts >= 2).sum())} of them have two or "
+            "more images"
         )
 
 
@@ -237,8 +379,8 @@ def _train(args) -> int:
     check_writable(args.out)  # now, not after the training
     device = get_device(args.device)
     generator = seed_everything(args.seed)
-    ds = _load_data(args)
-    _require_pairs(ds, "training")
+    ds, _ = _load_data(args)
+    _require_pairs(ds.labels, "training")
     config = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
     encoder, history = train_encoder(ds, config, device=device, generator=generator,
                                      progress=show_progress(args.quiet))
@@ -265,14 +407,17 @@ def _evaluate(args) -> int:
         raise ValueError(f"--repeats must be at least 20, got {args.repeats}")
     device = get_device(args.device)
     generator = seed_everything(args.seed)
-    encoder = _load_model(args.model, device)
-    ds = _load_data(args)
-    _require_pairs(ds, "evaluate")
-    z = embed(encoder, ds.images.to(device))  # (N, E)
-    labels = ds.labels.to(device)
+    model = _FaceModel(args.model, device, detect=args.detect)
+    if model.pretrained:
+        z, labels, no_face, source = _encode_data_pretrained(args, model)
+    else:
+        ds, no_face = _load_data(args)
+        z, labels, source = embed(model.encoder, ds.images.to(device)), ds.labels, ds.source  # (N, E)
+    _require_pairs(labels, "evaluate")
+    labels = labels.to(z.device)
     acc = one_shot_accuracy(z, labels, repeats=args.repeats, generator=generator)
-    n_way = int((torch.bincount(ds.labels) >= 2).sum())
-    n = len(ds)
+    n_way = int((torch.bincount(labels) >= 2).sum())
+    n = len(labels)
     if n * (n - 1) // 2 <= MAX_PAIRS:
         i, j, same = all_pairs(labels)
     else:
@@ -285,10 +430,12 @@ def _evaluate(args) -> int:
     best = best_threshold_kfold(pair_distances(z, bi, bj), bsame, folds=10, generator=generator)
     result = {"one_shot_accuracy": acc, "roc_auc": auc, "eer": eer, "threshold": best["threshold"],
               "verification_accuracy": best["accuracy"], "n_way": n_way, "repeats": args.repeats,
-              "num_images": n, "num_people": ds.num_people, "source": ds.source}
+              "num_images": n, "skipped": len(no_face),
+              "num_people": int((torch.bincount(labels) > 0).sum()), "source": source}
     if args.json:
         print(json.dumps(result))
     else:
+        print(f"{n} images used" + (f", {len(no_face)} skipped (no face found)" if no_face else ""))
         print(f"one-shot {n_way}-way accuracy: {acc:.4f} (mean of {args.repeats} enrolments)")
         print(f"ROC AUC: {auc:.4f}   EER: {eer:.4f}")
         print(f"best threshold (10-fold, balanced pairs): {best['threshold']:.4f} "
@@ -344,39 +491,52 @@ def _model_file(path: str | Path) -> Path:
     return path
 
 
-def _open_db(args, model_path: str | None, *, create: bool):
-    """Load (or, with ``create``, start) the database and its encoder, checking the model."""
+def _open_db(args, model_spec: str | None, *, create: bool, model: _FaceModel | None = None):
+    """Load (or, with ``create``, start) the database and its encoder (``model``, if already
+    loaded), checking the model: ``(db, model)``."""
     from coursekit.face.database import FaceDatabase
     from coursekit.runtime import get_device
 
     device = get_device(args.device)
     db_path = Path(args.db)
-    if db_path.exists() or not create:
-        db = FaceDatabase.load(db_path)
-    else:
-        db = FaceDatabase(threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold)
-    recorded = db.info.get("model")
-    if model_path is None:
-        if not recorded:
-            raise ValueError(f"{db_path} records no model; pass --model MODEL.pt")
-        model_path = recorded
-    model_path = _model_file(model_path)
-    digest = _sha256(model_path)
-    if db.info.get("model_sha256") not in (None, digest) and len(db):
+    exists = db_path.exists() or not create
+    db = FaceDatabase.load(db_path) if exists else None
+    recorded = db.info.get("model") if db is not None else None
+    if model_spec is None:
+        model_spec = recorded or PRETRAINED
+    if model is None:
+        if model_spec != PRETRAINED:
+            _model_file(model_spec)
+        model = _FaceModel(model_spec, device, detect=args.detect)
+    if db is None:
+        threshold = model.default_threshold if args.threshold is None else args.threshold
+        db = FaceDatabase(threshold=threshold)
+    if db.model is None and db.info.get("model_sha256") and len(db):  # written before db.model
+        db.model = f"coursekit:sha256:{db.info['model_sha256']}"
+    if not model.pretrained and db.info.get("model_sha256") not in (None, model.digest) and len(db):
         raise ValueError(
-            f"{model_path} is not the model {db_path} was built with ({recorded}); encodings of "
+            f"{model.path} is not the model {db_path} was built with ({recorded}); encodings of "
             "different models cannot be compared"
         )
-    db.info.update(model=str(model_path.resolve()), model_sha256=digest)
-    db.encoder = _load_model(model_path, device)
-    return db
+    try:
+        db.use_model(model.identifier)
+    except ValueError as err:
+        raise ValueError(f"{db_path}: {err} (it was built with {recorded or db.model}; pass "
+                         f"--model {recorded or '...'} or use another database)") from None
+    if model.pretrained:
+        db.info.pop("model_sha256", None)
+        db.info.update(model=PRETRAINED)
+    else:
+        db.info.update(model=str(model.path.resolve()), model_sha256=model.digest)
+    return db, model
 
 
 def _enroll(args) -> int:
     """``faces enroll DB NAME IMAGE...``: add a person (the database is created if missing).
 
-    The photos are read first; then the database is locked from reading it to writing it, so
-    enrolments running at the same time all land.
+    The photos are read first (with ``--detect``, those without a face are skipped and
+    counted); then the database is locked from reading it to writing it, so enrolments running
+    at the same time all land.
 
     Example:
         >>> from coursekit.cli import main
@@ -386,10 +546,16 @@ def _enroll(args) -> int:
         0
     """
     from coursekit.files import check_writable, locked
+    from coursekit.runtime import get_device
 
     db_path = Path(args.db)
-    _model_file(args.model)
-    faces = torch.stack([_load_photo(p, args.detect) for p in args.images])  # (K, 1, S, S)
+    if args.model != PRETRAINED:
+        _model_file(args.model)
+    model = _FaceModel(args.model, get_device(args.device), detect=args.detect)
+    faces, skipped = model.encode_files(args, args.images)  # (K, E)
+    if faces is None:
+        raise ValueError(f"no face found in any of the {len(args.images)} photo(s) of {args.name}; "
+                         "nothing to enroll")
     check_writable(db_path)
     with locked(db_path):
         if args.threshold is not None and db_path.exists():
@@ -397,7 +563,7 @@ def _enroll(args) -> int:
                 f"--threshold sets the threshold of a new database, and {db_path} exists; to "
                 f"change everyone's threshold run: coursekit faces threshold {db_path} "
                 f"{args.threshold:g}")
-        db = _open_db(args, args.model, create=True)
+        db, _ = _open_db(args, args.model, create=True, model=model)
         if args.name in db and not args.append:
             raise ValueError(
                 f"{args.name!r} is already enrolled in {db_path} "
@@ -408,14 +574,22 @@ def _enroll(args) -> int:
                              "leave out --append to enroll a new person")
         db.enroll(args.name, faces)
         db.save(db_path)
-    print(f"{'added to' if args.append else 'enrolled'} {args.name} ({len(args.images)} image(s)); "
+    note = f", {len(skipped)} skipped: no face found" if skipped else ""
+    print(f"{'added to' if args.append else 'enrolled'} {args.name} ({len(faces)} image(s){note}); "
           f"{args.db} holds {len(db)} people")
     return 0
 
 
+def _query(args):
+    """The database, the model, and the query photo's encoding (``None``: no face found)."""
+    db, model = _open_db(args, args.model, create=False)
+    faces, _ = model.encode_files(args, [args.image])
+    return db, (None if faces is None else faces[0])
+
+
 def _identify(args) -> int:
     """``faces identify DB IMAGE``: the enrolled person nearest the photo, or unknown (1:K);
-    exit status 1 for an unknown person.
+    exit status 1 for an unknown person, or a photo with no face found (skipped).
 
     Example:
         >>> from coursekit.cli import main
@@ -424,12 +598,17 @@ def _identify(args) -> int:
         ann (distance 0.0000 <= threshold 1.0000)
         0
     """
-    db = _open_db(args, args.model, create=False)
-    face = _load_photo(args.image, args.detect)
-    name, dist = db.identify(face, threshold=args.threshold)
+    db, face = _query(args)
     tau = db.threshold if args.threshold is None else args.threshold
+    if face is None:
+        if args.json:
+            print(json.dumps({"name": None, "distance": None, "threshold": tau, "skipped": 1}))
+        else:
+            print(f"no face found in {args.image}: nobody identified")
+        return 1
+    name, dist = db.identify(face, threshold=args.threshold)
     if args.json:
-        print(json.dumps({"name": name, "distance": dist, "threshold": tau}))
+        print(json.dumps({"name": name, "distance": dist, "threshold": tau, "skipped": 0}))
     elif name is None:
         nearest = db.names[int(torch.argmin(db.distances(face)))]
         print(f"unknown person (nearest: {nearest}, distance {dist:.4f} > threshold {tau:.4f})")
@@ -440,20 +619,29 @@ def _identify(args) -> int:
 
 def _verify(args) -> int:
     """``faces verify DB NAME IMAGE``: accept or reject the claimed identity (1:1); exit
-    status 1 when rejected.
+    status 1 when rejected, or when no face is found in the photo (skipped).
 
     Example:
         >>> from coursekit.cli import main
         >>> db, img, model = _example_files(enroll="ann")  # ann enrolled with that photo
         >>> main(["faces", "verify", db, "ann", img, "--device", "cpu", "--json"])
-        {"name": "ann", "distance": 0.0, "threshold": 1.0, "accepted": true}
+        {"name": "ann", "distance": 0.0, "threshold": 1.0, "accepted": true, "skipped": 0}
         0
     """
-    db = _open_db(args, args.model, create=False)
-    dist, ok = db.verify(_load_photo(args.image, args.detect), args.name, threshold=args.threshold)
+    db, face = _query(args)
     tau = db.threshold if args.threshold is None else args.threshold
+    if face is None:
+        db.encodings_of(args.name)  # an unknown name is still an error
+        if args.json:
+            print(json.dumps({"name": args.name, "distance": None, "threshold": tau,
+                              "accepted": False, "skipped": 1}))
+        else:
+            print(f"rejected: {args.name}, no face found in {args.image}")
+        return 1
+    dist, ok = db.verify(face, args.name, threshold=args.threshold)
     if args.json:
-        print(json.dumps({"name": args.name, "distance": dist, "threshold": tau, "accepted": ok}))
+        print(json.dumps({"name": args.name, "distance": dist, "threshold": tau, "accepted": ok,
+                          "skipped": 0}))
     else:
         verdict = "accepted" if ok else "rejected"
         print(f"{verdict}: {args.name}, distance {dist:.4f} {'<=' if ok else '>'} threshold {tau:.4f}")

@@ -34,6 +34,8 @@ class FaceDatabase:
             images (encodings can always be passed directly).
         threshold: the acceptance threshold ``tau`` on squared L2 distance (``d <= tau``).
         info: free JSON-serialisable values saved with the database.
+        model: names the model that made the encodings (saved with the database); encodings
+            of another model are refused (:meth:`use_model`).
 
     Example:
         >>> db = FaceDatabase(threshold=0.5)
@@ -53,10 +55,12 @@ class FaceDatabase:
         *,
         threshold: float,
         info: dict | None = None,
+        model: str | None = None,
     ) -> None:
         self.encoder = encoder
         self.threshold = _check_threshold(threshold)
         self.info = dict(info or {})
+        self.model = model
         self._names: list[str] = []
         self._encodings: torch.Tensor | None = None  # (M, E)
         self._owners = torch.zeros(0, dtype=torch.long)  # (M,)
@@ -87,6 +91,26 @@ class FaceDatabase:
         """The ``(K, E)`` stored encodings of ``name``."""
         k = self._index(name)
         return self._encodings[self._owners == k]
+
+    def use_model(self, model: str) -> None:
+        """Record that ``model`` makes this database's encodings, refusing to mix two models
+        (their encodings cannot be compared).
+
+        Raises:
+            ValueError: the database already holds encodings made by another model.
+
+        Example:
+            >>> db = FaceDatabase(threshold=0.5, model="dlib-resnet")
+            >>> db.enroll("ada", torch.tensor([1.0, 0.0]))
+            >>> db.use_model("my-encoder.pt")
+            Traceback (most recent call last):
+            ...
+            ValueError: this face database holds encodings made by 'dlib-resnet'; encodings made by ...
+        """
+        if self.model is not None and self.model != model and len(self):
+            raise ValueError(f"this face database holds encodings made by {self.model!r}; encodings "
+                             f"made by {model!r} cannot be mixed with them")
+        self.model = model
 
     # -- encoding ---------------------------------------------------------------------------
 
@@ -229,7 +253,7 @@ class FaceDatabase:
         """
         enc = None if self._encodings is None else self._encodings.detach().cpu().numpy()
         meta = {"names": self._names, "threshold": self.threshold,
-                "embedding_dim": self.embedding_dim, "info": self.info}
+                "embedding_dim": self.embedding_dim, "info": self.info, "model": self.model}
         return write_database(path, enc, self._owners.cpu().numpy(), meta)
 
     @classmethod
@@ -247,7 +271,8 @@ class FaceDatabase:
         """
         enc, owners, meta = read_database(path)
         names = meta["names"]
-        db = cls(encoder, threshold=meta.get("threshold", 0.0), info=meta.get("info") or {})
+        db = cls(encoder, threshold=meta.get("threshold", 0.0), info=meta.get("info") or {},
+                 model=meta.get("model"))
         db._names = list(names)
         if names:
             db._encodings = torch.from_numpy(enc.copy())

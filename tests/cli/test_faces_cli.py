@@ -153,8 +153,10 @@ def test_detect_crops_faces(trained, tmp_path, capsys):
     capsys.readouterr()
     assert main(["faces", "identify", str(db), str(photo), "--detect", "--json", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "eileen"
-    assert "no face found in" in _errors(
-        ["faces", "identify", str(db), str(blank), "--detect", "--quiet"], capsys)
+    # a photo without a face is skipped and counted, not an error: nobody identified (exit 1)
+    assert main(["faces", "identify", str(db), str(blank), "--detect", "--json", "--quiet"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["name"] is None and out["skipped"] == 1
 
 
 def test_detect_on_a_data_folder(trained, tmp_path, capsys):
@@ -168,5 +170,9 @@ def test_detect_on_a_data_folder(trained, tmp_path, capsys):
                  "--json", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["num_images"] == 4
     Image.new("RGB", (200, 200), (128, 128, 128)).save(tmp_path / "photos" / "b" / "blank.png")
-    assert "blank.png" in _errors(["faces", "evaluate", str(tmp_path / "photos"), "--model",
-                                   str(model), "--detect", "--quiet"], capsys)
+    assert main(["faces", "evaluate", str(tmp_path / "photos"), "--model", str(model), "--detect",
+                 "--json"]) == 0  # the face-less photo is skipped with a note and counted
+    captured = capsys.readouterr()
+    assert "blank.png" in captured.err
+    result = json.loads(captured.out)
+    assert result["num_images"] == 4 and result["skipped"] == 1

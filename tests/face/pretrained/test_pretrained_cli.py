@@ -1,0 +1,80 @@
+"""``coursekit faces`` with ``--model pretrained``: photos, faceless photos, databases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from coursekit.cli import main
+from coursekit.cli.faces import PRETRAINED_ID, PRETRAINED_THRESHOLD
+from coursekit.face.database import FaceDatabase
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A 300 x 300 photo of the astronaut (a 96-px face), its mirror image, a brighter copy,
+    and a grey photo with no face."""
+    root = tmp_path_factory.mktemp("photos")
+    crop = data.astronaut()[0:300, 100:400]
+    paths = {}
+    for name, img in (("eileen", crop), ("mirror", crop[:, ::-1]),
+                      ("bright", np.clip(crop.astype(int) + 30, 0, 255).astype(np.uint8)),
+                      ("blank", np.full((200, 200, 3), 128, np.uint8))):
+        paths[name] = root / f"{name}.png"
+        Image.fromarray(np.ascontiguousarray(img)).save(paths[name])
+    return {k: str(v) for k, v in paths.items()}
+
+
+def test_enroll_identify_verify(photos, tmp_path, capsys):
+    db = str(tmp_path / "people.npz")
+    # pretrained is the default model; the face-less photo is skipped and counted
+    assert main(["faces", "enroll", db, "eileen", photos["eileen"], photos["blank"], "--detect",
+                 "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "1 skipped" in captured.out and "blank.png" in captured.err
+    saved = FaceDatabase.load(db)
+    assert saved.model == PRETRAINED_ID and saved.threshold == PRETRAINED_THRESHOLD
+    assert saved.encodings_of("eileen").shape == (1, 128)
+    assert main(["faces", "identify", db, photos["mirror"], "--detect", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["name"] == "eileen" and out["skipped"] == 0 and out["distance"] < PRETRAINED_THRESHOLD
+    assert main(["faces", "verify", db, "eileen", photos["bright"], "--detect", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["accepted"] is True
+    # a photo with no face: nobody identified, counted, exit 1 (not an error)
+    assert main(["faces", "identify", db, photos["blank"], "--detect", "--json", "--quiet"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["name"] is None and out["skipped"] == 1
+
+
+def test_no_face_in_any_photo_is_an_error(photos, tmp_path, capsys):
+    assert main(["faces", "enroll", str(tmp_path / "db.npz"), "x", photos["blank"], "--detect",
+                 "--quiet"]) == 2
+    assert "no face found in any" in capsys.readouterr().err
+
+
+def test_models_are_not_mixed(photos, tmp_path, capsys):
+    from coursekit.face.encoder import FaceEncoder, save_encoder
+
+    model = str(save_encoder(FaceEncoder(8, widths=(4, 4, 4, 4)), tmp_path / "m.pt"))
+    db = str(tmp_path / "db.npz")
+    assert main(["faces", "enroll", db, "ann", photos["eileen"], "--model", model, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["faces", "enroll", db, "bob", photos["eileen"], "--model", "pretrained",
+                 "--quiet"]) == 2
+    assert "cannot be mixed" in capsys.readouterr().err
+    assert FaceDatabase.load(db).names == ["ann"]
+
+
+def test_evaluate_counts_skipped_photos(photos, tmp_path, capsys):
+    for person, names in (("a", ("eileen", "mirror")), ("b", ("bright", "mirror", "blank"))):
+        (tmp_path / "data" / person).mkdir(parents=True)
+        for n in names:
+            Image.open(photos[n]).save(tmp_path / "data" / person / f"{n}.png")
+    assert main(["faces", "evaluate", str(tmp_path / "data"), "--model", "pretrained", "--detect",
+                 "--json", "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["num_images"] == 4 and result["skipped"] == 1 and result["num_people"] == 2
