@@ -21,8 +21,8 @@ dlib's threshold (0.6 on the distance: 0.36 on its square). ``enroll`` adds phot
 already enrolled only with ``--append``; ``threshold`` shows or changes the acceptance
 threshold of everyone in ``DB``. Two ``enroll`` commands on one database wait for each other
 (a lock held from reading the file to writing it), so neither loses the other's person.
-``--detect`` crops the largest face of each photo first (scikit-image's LBP cascade; with ``--model pretrained``, dlib's CNN detector,
-landmarks and alignment). A photo in which no face is found is skipped with a note and counted
+``--detect`` crops the largest face of each photo first (scikit-image's LBP cascade; with
+``--model pretrained``, dlib's CNN detector, landmarks and alignment). A photo in which no face is found is skipped with a note and counted
 (``"skipped"`` in ``--json``); it never ends the run. Results go to standard output, progress and
 notes to standard error. ``identify`` and ``verify`` exit with 1 when the answer is no one /
 rejected.
