@@ -18,14 +18,14 @@ models cannot be compared). ``--model pretrained`` (the default of ``enroll``, a
 ``identify``/``verify`` on a database that records no model) is dlib's pretrained ResNet
 encoder, ported to PyTorch (``coursekit.face.pretrained``): it works on anyone's photos, with
 dlib's threshold (0.6 on the distance: 0.36 on its square). ``enroll`` adds photos to a person
-already enrolled only with ``--append``; ``threshold`` shows or changes the acceptance
-threshold of everyone in ``DB``. Two ``enroll`` commands on one database wait for each other
-(a lock held from reading the file to writing it), so neither loses the other's person.
-``--detect`` crops the largest face of each photo first (scikit-image's LBP cascade; with
-``--model pretrained``, dlib's CNN detector, landmarks and alignment). A photo in which no face is found is skipped with a note and counted
-(``"skipped"`` in ``--json``); it never ends the run. Results go to standard output, progress and
-notes to standard error. ``identify`` and ``verify`` exit with 1 when the answer is no one /
-rejected.
+already enrolled only with ``--append``; ``threshold`` shows or changes the acceptance threshold
+of everyone in ``DB``. Two ``enroll`` commands on one database wait for each other (a lock held
+from reading the file to writing it), so neither loses the other's person. ``--detect`` crops
+the largest face of each photo first (scikit-image's LBP cascade; with ``--model pretrained``,
+dlib's CNN detector, landmarks and alignment). A photo in which no face is found is skipped with
+a note and counted (``"skipped"`` in ``--json``); it never ends the run. Results go to standard
+output, progress and notes to standard error. ``identify`` and ``verify`` exit with 1 when the
+answer is no one / rejected.
 """
 
 from __future__ import annotations
