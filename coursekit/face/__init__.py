@@ -45,6 +45,7 @@ from coursekit.face.evaluation import (
 from coursekit.face.identification import (
     identification_accuracy_vs_gallery,
     one_shot_accuracy,
+    predicted_identification_accuracy,
 )
 from coursekit.face.margin_softmax import (
     MARGIN_LOSSES,
@@ -136,6 +137,7 @@ __all__ = [
     "threshold_at_far",
     "identification_accuracy_vs_gallery",
     "one_shot_accuracy",
+    "predicted_identification_accuracy",
     "MARGIN_LOSSES",
     "MarginSoftmaxLoss",
     "cosine_logits",

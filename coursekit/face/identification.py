@@ -5,7 +5,14 @@ enough to fail (lesson 4.1):
 
 * :func:`one_shot_accuracy` enrols one random image per identity and identifies the others by
   the nearest enrolled encoding (one-shot learning, lesson 4.2);
-* :func:`identification_accuracy_vs_gallery` repeats it as the gallery grows.
+* :func:`identification_accuracy_vs_gallery` repeats it as the gallery grows;
+* :func:`predicted_identification_accuracy` predicts that curve from the distances alone: for
+  each probe, the chance that its genuine distance beats K - 1 impostor distances drawn from
+  the probe's own impostor distances. Comparisons that share a probe are correlated (a blurred
+  photo is far from everybody), so a model with one per-comparison error for all probes,
+  ``AUC ** (K - 1)``, falls much faster than the measured curve; conditioning on the probe
+  removes that correlation, and the model is exact when the K - 1 impostors are independent
+  draws given the probe.
 
 Shapes: ``N`` images, ``E`` encoding size.
 """
@@ -14,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["identification_accuracy_vs_gallery", "one_shot_accuracy"]
+__all__ = ["identification_accuracy_vs_gallery", "one_shot_accuracy", "predicted_identification_accuracy"]
 
 
 def _check_embeddings(embeddings: torch.Tensor, labels: torch.Tensor) -> None:
@@ -143,3 +150,57 @@ def identification_accuracy_vs_gallery(
         for k in gallery_sizes
     ]
     return torch.tensor(acc, dtype=torch.float32, device=embeddings.device)
+
+
+def predicted_identification_accuracy(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    gallery_sizes: list[int],
+) -> torch.Tensor:
+    """Identification accuracy vs gallery size K predicted from the empirical distances.
+
+    For a probe ``q``, let ``G_q`` be its distances to the other images of its own person (one
+    of them is the enrolled image, drawn at random) and ``I_q`` its distances to every image of
+    the other people. The probe is named right when its genuine distance ``g`` is below all
+    ``K - 1`` impostor distances, so, with ``F_q(g)`` the fraction of ``I_q`` above ``g``::
+
+        acc(K) = mean_q mean_{g in G_q} F_q(g) ** (K - 1)
+
+    This is exact for one probe when its ``K - 1`` impostor distances are independent draws
+    from ``I_q`` (people with equal image counts drawn with replacement); unlike
+    ``AUC ** (K - 1)`` it keeps each probe's own difficulty. Distances are L2, as in
+    :func:`one_shot_accuracy`; probes without a genuine or an impostor distance are skipped.
+
+    Args:
+        embeddings: ``(N, E)`` encodings.
+        labels: ``(N,)`` identities.
+        gallery_sizes: the values of K (each >= 1).
+
+    Returns:
+        ``(len(gallery_sizes),)`` float32 predicted accuracies on ``embeddings.device``.
+
+    Example:
+        >>> e = torch.tensor([[0.0], [1.0], [1.5], [3.0]])
+        >>> predicted_identification_accuracy(e, torch.tensor([0, 0, 1, 1]), [1, 2, 3]).tolist()
+        [1.0, 0.625, 0.5625]
+    """
+    _check_embeddings(embeddings, labels)
+    if not gallery_sizes or any(not isinstance(k, int) or k < 1 for k in gallery_sizes):
+        raise ValueError(f"gallery_sizes must be a non-empty list of ints >= 1, got {gallery_sizes!r}")
+    dist = torch.cdist(embeddings, embeddings)  # (N, N)
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    genuine = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    impostor = ~same
+    ok = genuine.any(1) & impostor.any(1)  # probes that take part
+    genuine, impostor, dist = genuine[ok], impostor[ok], dist[ok]  # (P, N)
+    imp_sorted = torch.where(impostor, dist, torch.full_like(dist, float("inf"))).sort(1).values
+    q, j = genuine.nonzero(as_tuple=True)  # (T,) one row per (probe, genuine image)
+    at_or_below = torch.searchsorted(imp_sorted[q], dist[q, j].unsqueeze(1), right=True).squeeze(1)
+    beat = 1 - at_or_below.to(dist.dtype) / impostor.sum(1)[q].to(dist.dtype)  # F_q(g), (T,)
+    per_probe_count = genuine.sum(1).to(dist.dtype)  # (P,)
+    out = []
+    for k in gallery_sizes:
+        per_probe = torch.zeros(len(per_probe_count), dtype=dist.dtype, device=dist.device)
+        per_probe.index_add_(0, q, beat.pow(k - 1))
+        out.append((per_probe / per_probe_count).mean())
+    return torch.stack(out).float()

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from coursekit.face import identification_accuracy_vs_gallery, one_shot_accuracy
+from coursekit.face import (
+    identification_accuracy_vs_gallery,
+    one_shot_accuracy,
+    predicted_identification_accuracy,
+)
 
 
 def _one_shot_loop(e, labels, enrol_idx):
@@ -118,3 +122,49 @@ def test_batched_repeats_equal_the_loop(n_way, device):
         out = one_shot_accuracy(e, labels, n_way=n_way, repeats=repeats,
                                 generator=torch.Generator().manual_seed(repeats))
         assert out == ref and 0.2 < out < 1.0
+
+
+def _predicted_loop(e, labels, ks):
+    """Brute force: every probe, every genuine distance, the fraction of impostors farther away."""
+    out = []
+    for k in ks:
+        per_probe = []
+        for q in range(len(labels)):
+            d = [float((e[q] - e[j]).norm()) for j in range(len(labels))]
+            gen = [d[j] for j in range(len(labels)) if j != q and labels[j] == labels[q]]
+            imp = [d[j] for j in range(len(labels)) if labels[j] != labels[q]]
+            if gen and imp:
+                per_probe.append(sum((sum(i > g for i in imp) / len(imp)) ** (k - 1) for g in gen) / len(gen))
+        out.append(sum(per_probe) / len(per_probe))
+    return out
+
+
+def test_predicted_identification_matches_a_loop(device):
+    g = torch.Generator().manual_seed(0)
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])  # person 3 has no genuine pair: skipped
+    e = torch.randn(10, 3, generator=g, dtype=torch.float64)
+    out = predicted_identification_accuracy(e.to(device), labels.to(device), [1, 2, 4, 7])
+    assert out.device.type == device.type and out.dtype == torch.float32
+    torch.testing.assert_close(out.cpu(), torch.tensor(_predicted_loop(e, labels, [1, 2, 4, 7])).float())
+    with pytest.raises(ValueError, match="gallery_sizes"):
+        predicted_identification_accuracy(e, labels, [0])
+
+
+def test_predicted_identification_follows_the_measured_curve():
+    """Probes of unequal difficulty: the model tracks the measurement, AUC ** (K - 1) does not."""
+    from coursekit.face import all_pairs, pair_distances, roc_auc
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(40).repeat_interleave(5)
+    spread = torch.rand(200, 1, generator=g) * 2.0  # some photos are far noisier than others
+    e = torch.randn(40, 16, generator=g)[labels] + spread * torch.randn(200, 16, generator=g)
+    ks = [2, 10, 40]
+    measured = identification_accuracy_vs_gallery(e, labels, ks, repeats=200,
+                                                  generator=torch.Generator().manual_seed(1))
+    predicted = predicted_identification_accuracy(e, labels, ks)
+    i, j, same = all_pairs(labels)
+    auc = roc_auc(pair_distances(e, i, j), same)
+    naive = torch.tensor([auc ** (k - 1) for k in ks])
+    assert (predicted - measured).abs().max() < 0.03
+    assert (naive - measured).abs().max() > 0.1
+    assert predicted[0] > predicted[1] > predicted[2]
