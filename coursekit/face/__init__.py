@@ -35,6 +35,7 @@ from coursekit.face.encoder import (
 from coursekit.face.evaluation import (
     all_pairs,
     best_threshold_kfold,
+    bootstrap_roc_auc,
     equal_error_rate,
     pair_distances,
     roc_auc,
@@ -129,6 +130,7 @@ __all__ = [
     "save_encoder",
     "all_pairs",
     "best_threshold_kfold",
+    "bootstrap_roc_auc",
     "equal_error_rate",
     "pair_distances",
     "roc_auc",

@@ -6,7 +6,10 @@ Verification (1:1) accepts a pair when its squared L2 distance is at most a thre
 * :func:`roc_curve_pairs`, :func:`roc_auc`, :func:`equal_error_rate` and :func:`tar_at_far`
   wrap :mod:`sklearn.metrics` (the score is ``-distance``);
 * :func:`best_threshold_kfold` chooses ``tau`` by k-fold cross-validation, the LFW protocol
-  (Huang et al., "Labeled Faces in the Wild", 2007).
+  (Huang et al., "Labeled Faces in the Wild", 2007);
+* :func:`bootstrap_roc_auc` resamples the pairs, or the people, for confidence intervals of the
+  AUC and of differences between scores of the same pairs (Efron & Tibshirani, "An
+  Introduction to the Bootstrap", 1993).
 
 Recognition (1:K) is measured in :mod:`coursekit.face.identification`.
 
@@ -24,6 +27,7 @@ from sklearn import metrics
 __all__ = [
     "all_pairs",
     "best_threshold_kfold",
+    "bootstrap_roc_auc",
     "equal_error_rate",
     "pair_distances",
     "roc_auc",
@@ -275,3 +279,85 @@ def best_threshold_kfold(
         "thresholds": thresholds,
         "accuracies": accuracies,
     }
+
+
+def bootstrap_roc_auc(
+    distances: torch.Tensor,
+    same: torch.Tensor,
+    *,
+    people: tuple[torch.Tensor, torch.Tensor] | None = None,
+    num_resamples: int = 1000,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Bootstrap replicates of the ROC AUC, the same resamples for every row of ``distances``.
+
+    Without ``people``, each replicate draws the same-person pairs and the different-person
+    pairs with replacement (each group keeps its size). Pairs that share a face are not
+    independent, so this understates the spread; with ``people`` (the identities of the two
+    faces of each pair) each replicate instead draws the people with replacement (a cluster
+    bootstrap): a pair counts as often as the product of its two people's draws (a same-person
+    pair as often as its person's), and pairs of two copies of one person are left out. Rows of
+    ``distances`` scored on the same pairs (several methods) share every replicate, so their
+    differences are paired. Ties count one half, as in :func:`roc_auc`.
+
+    Args:
+        distances: ``(P,)`` or ``(M, P)`` pair distances (lower: more alike).
+        same: ``(P,)`` bool same-person flags.
+        people: optional ``(P,)`` and ``(P,)`` identities of the two faces of each pair.
+        num_resamples: ``R`` replicates.
+        generator: for reproducible replicates.
+
+    Returns:
+        ``(R,)`` or ``(M, R)`` AUC replicates (float64, on the CPU); take quantiles for an
+        interval, e.g. ``torch.quantile(reps, torch.tensor([0.025, 0.975], dtype=reps.dtype), dim=-1)``.
+
+    Example:
+        >>> d = torch.tensor([0.1, 0.2, 0.3, 0.6, 0.25, 0.9])
+        >>> same = torch.tensor([True, True, True, False, False, False])
+        >>> reps = bootstrap_roc_auc(d, same, num_resamples=200, generator=torch.Generator().manual_seed(0))
+        >>> reps.shape, round(roc_auc(d, same), 4), bool(reps.min() >= 0.0), bool(reps.max() <= 1.0)
+        (torch.Size([200]), 0.8889, True, True)
+    """
+    d = torch.as_tensor(distances).detach().cpu().double()
+    s = torch.as_tensor(same).detach().cpu().bool()
+    squeeze = d.dim() == 1
+    d = d.unsqueeze(0) if squeeze else d
+    if d.dim() != 2 or s.shape != (d.shape[1],):
+        raise ValueError(f"distances must be (P,) or (M, P) and same (P,), got {tuple(distances.shape)} "
+                         f"and {tuple(same.shape)}")
+    if not bool(s.any()) or bool(s.all()):
+        raise ValueError("need both same-person and different-person pairs")
+    if num_resamples < 1:
+        raise ValueError(f"num_resamples must be >= 1, got {num_resamples}")
+    R = num_resamples
+    if people is None:
+        weights = torch.zeros(R, len(s), dtype=torch.float64)
+        for group in (s, ~s):
+            idx = torch.nonzero(group).flatten()
+            draw = idx[torch.randint(len(idx), (R, len(idx)), generator=generator)]  # (R, n)
+            weights.scatter_add_(1, draw, torch.ones(draw.shape, dtype=torch.float64))
+    else:
+        pi, pj = (torch.as_tensor(t).cpu() for t in people)
+        if pi.shape != s.shape or pj.shape != s.shape:
+            raise ValueError(f"people must be two (P,) tensors with P = {len(s)}")
+        ids, inv = torch.unique(torch.cat([pi, pj]), return_inverse=True)
+        a, b = inv[: len(s)], inv[len(s):]
+        draws = torch.randint(len(ids), (R, len(ids)), generator=generator)
+        count = torch.zeros(R, len(ids), dtype=torch.float64).scatter_add_(
+            1, draws, torch.ones(draws.shape, dtype=torch.float64))  # (R, people) draws of each person
+        weights = torch.where(s, count[:, a], count[:, a] * count[:, b])  # (R, P)
+    out = []
+    gen_idx, imp_idx = torch.nonzero(s).flatten(), torch.nonzero(~s).flatten()
+    for row in d:
+        imp_vals, order = row[imp_idx].sort()
+        w_imp = weights[:, imp_idx[order]]  # (R, n_imp), by increasing distance
+        below = torch.cat([torch.zeros(R, 1, dtype=torch.float64), w_imp.cumsum(1)], dim=1)  # (R, n_imp + 1)
+        g = row[gen_idx]
+        lo = torch.searchsorted(imp_vals, g, right=False)  # impostors strictly below g
+        hi = torch.searchsorted(imp_vals, g, right=True)  # ... at or below g
+        total = below[:, -1:]
+        farther = total - below[:, hi] + 0.5 * (below[:, hi] - below[:, lo])  # (R, n_gen): ties count 1/2
+        w_gen = weights[:, gen_idx]
+        out.append((w_gen * farther).sum(1) / (w_gen.sum(1) * total.squeeze(1)))
+    reps = torch.stack(out)
+    return reps[0] if squeeze else reps

@@ -134,3 +134,51 @@ def test_all_pairs_and_distances(device):
     ref = torch.stack([((e[a] - e[b]) ** 2).sum() for a, b in zip(i.tolist(), j.tolist())])
     torch.testing.assert_close(d, ref)
     assert d.device.type == device.type
+
+
+def _weighted_auc_reference(d, same, weights):
+    from sklearn.metrics import roc_auc_score
+
+    return [roc_auc_score(same.numpy(), -d.numpy(), sample_weight=w.numpy()) for w in weights]
+
+
+@pytest.mark.parametrize("by_people", [False, True])
+def test_bootstrap_roc_auc_matches_sklearn_with_weights(by_people):
+    from coursekit.face import bootstrap_roc_auc
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(6).repeat_interleave(3)
+    e = torch.randn(6, 4, generator=g)[labels] + 0.8 * torch.randn(18, 4, generator=g)
+    i, j, same = all_pairs(labels)
+    d = pair_distances(e, i, j)
+    d2 = torch.stack([d, d.round(decimals=1)])  # a second score with ties, on the same pairs
+    people = (labels[i], labels[j]) if by_people else None
+    reps = bootstrap_roc_auc(d2, same, people=people, num_resamples=50,
+                             generator=torch.Generator().manual_seed(3))
+    # replay the draws
+    rg = torch.Generator().manual_seed(3)
+    if by_people:
+        draws = torch.randint(6, (50, 6), generator=rg)
+        ones = torch.ones(50, 6, dtype=torch.float64)
+        count = torch.zeros(50, 6, dtype=torch.float64).scatter_add_(1, draws, ones)
+        w = torch.where(same, count[:, labels[i]], count[:, labels[i]] * count[:, labels[j]])
+    else:
+        w = torch.zeros(50, len(d), dtype=torch.float64)
+        for group in (same, ~same):
+            idx = torch.nonzero(group).flatten()
+            w.scatter_add_(1, idx[torch.randint(len(idx), (50, len(idx)), generator=rg)],
+                           torch.ones(50, len(idx), dtype=torch.float64))
+    for row, scores in zip(reps, d2):
+        torch.testing.assert_close(row, torch.tensor(_weighted_auc_reference(scores.double(), same, w),
+                                                     dtype=torch.float64))
+    assert reps.shape == (2, 50)
+    assert abs(float(reps[0].mean()) - roc_auc(d, same)) < 0.05
+
+
+def test_bootstrap_roc_auc_errors():
+    from coursekit.face import bootstrap_roc_auc
+
+    with pytest.raises(ValueError, match="both"):
+        bootstrap_roc_auc(torch.rand(4), torch.ones(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"\(P,\)"):
+        bootstrap_roc_auc(torch.rand(4), torch.ones(3, dtype=torch.bool))
