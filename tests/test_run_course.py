@@ -46,3 +46,8 @@ def test_uses_output_widgets():
     markdown = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("interactive(f)")])
     assert not run_course.uses_output_widgets(markdown)
 
+
+def test_lesson_4_07_runs_with_plain_nbclient():
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    for name in ("4_07_what_deep_convnets_learn.ipynb",):
+        assert not run_course.uses_output_widgets(nbformat.read(root / name, as_version=4)), name
