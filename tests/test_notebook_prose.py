@@ -42,8 +42,6 @@ LECTURE_CONSTANTS = {
 # expected failures with the list (and a warning in the summary) until the text is fixed. A
 # figure not listed here fails the test; a notebook whose text is fixed passes and can leave.
 KNOWN: dict[str, set[str]] = {
-    "4_03_siamese_network": {"0.14", "3.2", "0.06"},
-    "4_04_triplet_loss": {"99%"},
     "4_08_cost_function": {"0.53"},
     "4_09_content_cost": {"0.020", "0.101"},
     "4_11_1d_and_3d_convolutions": {
