@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -72,7 +74,7 @@ def test_no_face(detector):
 
 def test_follows_the_image_device(detector, device):
     img = _chw(_group_photo())
-    boxes, scores = detector.to(device)(img.to(device))
+    boxes, scores = copy.deepcopy(detector).to(device)(img.to(device))
     assert boxes.device.type == device.type
     ref_boxes, ref_scores = detector.to("cpu")(img)
     assert torch.equal(boxes.cpu(), ref_boxes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -55,7 +57,7 @@ def test_batch_rows_are_independent(encoder, chips):
 
 def test_follows_the_input_device(encoder, chips, device):
     x = _nchw(chips[:2])
-    out = encoder.to(device)(x.to(device))
+    out = copy.deepcopy(encoder).to(device)(x.to(device))
     assert out.device.type == device.type
     torch.testing.assert_close(out.cpu(), encoder.to("cpu")(x), rtol=0, atol=1e-4)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -73,7 +75,7 @@ def test_float_image_equals_uint8(predictor):
 def test_follows_the_image_device(predictor, device):
     img, box = _cases()[2]
     x = torch.from_numpy(img).permute(2, 0, 1)
-    out = predictor.to(device)(x.to(device), torch.tensor([box]))
+    out = copy.deepcopy(predictor).to(device)(x.to(device), torch.tensor([box]))
     assert out.device.type == device.type
     torch.testing.assert_close(out.cpu(), predictor.to("cpu")(x, torch.tensor([box])))
 

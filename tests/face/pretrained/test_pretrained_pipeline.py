@@ -66,9 +66,11 @@ def test_mirror_image_is_the_same_person(pipe, photo):
 
 def test_follows_the_image_device(pipe, photo, device):
     pipe.to(device)
-    faces = pipe.encode_faces(photo.to(device))
+    try:
+        faces = pipe.encode_faces(photo.to(device))
+    finally:
+        pipe.to("cpu")  # the fixture is shared by the module's tests
     assert faces.encodings.device.type == device.type
-    pipe.to("cpu")
     torch.testing.assert_close(faces.encodings.cpu(), pipe.encode_faces(photo).encodings, rtol=0, atol=1e-4)
 
 
