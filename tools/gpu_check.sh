@@ -155,7 +155,7 @@ t0=$(date +%s)
   timeout $(( T / 6 )) "$PY" benchmarks/face_encoding.py --threads "$THREADS" "${FACE[@]}"
   if [ -f benchmarks/face_pretrained.py ]; then
     echo "## pretrained dlib models, $DEV"
-    timeout $(( T / 6 )) "$PY" benchmarks/face_pretrained.py --device "$DEV" $([ $DRY = 1 ] && echo --quick)
+    timeout $(( T / 5 )) "$PY" benchmarks/face_pretrained.py --device "$DEV" --part speed --threads "$THREADS" $([ $DRY = 1 ] && echo --reps 1)
   fi
   echo "## convnd vs torch, $DEV"
   timeout $(( T / 6 )) "$PY" benchmarks/conv_device.py --device "$DEV" $([ $DRY = 1 ] && echo --repeats 1)
