@@ -47,7 +47,7 @@ def test_uses_output_widgets():
     assert not run_course.uses_output_widgets(markdown)
 
 
-def test_lesson_4_07_runs_with_plain_nbclient():
+def test_lessons_4_07_and_4_11_run_with_plain_nbclient():
     root = Path(__file__).resolve().parents[1] / "notebooks"
-    for name in ("4_07_what_deep_convnets_learn.ipynb",):
+    for name in ("4_07_what_deep_convnets_learn.ipynb", "4_11_1d_and_3d_convolutions.ipynb"):
         assert not run_course.uses_output_widgets(nbformat.read(root / name, as_version=4)), name
