@@ -11,9 +11,11 @@ left eye inner, nose; "right" is the person's right, on the image's left).
 
 Here every face of a batch and every tree of a level run at once: the pixel look-ups are one
 gather, each of the (fixed) tree depth's comparisons is one gather over ``(faces, trees)``, and
-the leaves are summed with one more. The steps follow dlib's exactly (pixel positions rounded
-to whole pixels, grey level ``(R + G + B) // 3``, pixels outside the image read as 0, the final
-points rounded to whole pixels) so that the points equal dlib's.
+the chosen leaves are one more. The steps follow dlib's exactly (pixel positions rounded to whole
+pixels, grey level ``(R + G + B) // 3``, pixels outside the image read as 0, the leaves added to
+the shape tree by tree in float32, the final points rounded to whole pixels) so that the points
+equal dlib's: a sum in another order moves a feature pixel by a few 1e-5 px, enough to cross a
+pixel boundary now and then and change a split.
 """
 
 from __future__ import annotations
@@ -136,7 +138,11 @@ class ShapePredictor(nn.Module):
             m, _ = similarity_transform(initial.double().expand(n, -1, -1), shape.double())
             m = m.float()  # dlib casts the 2x2 part to float
             deltas, anchors = self.deltas[k].to(dev), self.anchors[k].to(dev)
-            points = deltas @ m.transpose(1, 2) + shape[:, anchors]  # (N, F, 2) float32
+            # m @ delta in float32, products then sum (as dlib's matrix<float,2,2> * vector)
+            dx, dy = deltas[:, 0], deltas[:, 1]  # (F,)
+            px = m[:, 0, 0, None] * dx + m[:, 0, 1, None] * dy
+            py = m[:, 1, 0, None] * dx + m[:, 1, 1, None] * dy
+            points = torch.stack([px, py], -1) + shape[:, anchors]  # (N, F, 2) float32
             pixels = _round_half_up(origin + points.double() * extent).long()  # (N, F, 2)
             x, y = pixels[..., 0], pixels[..., 1]
             inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
@@ -148,7 +154,9 @@ class ShapePredictor(nn.Module):
                 diff = values.gather(1, pair[..., 0]) - values.gather(1, pair[..., 1])
                 node = torch.where(diff > thresholds[trees, node], 2 * node + 1, 2 * node + 2)
             leaf = node - splits.shape[1]
-            shape = shape + self.leaves[k].to(dev)[trees, leaf].sum(1)  # (N, P, 2)
+            corrections = self.leaves[k].to(dev)[trees, leaf]  # (N, T, P, 2)
+            for t in range(corrections.shape[1]):  # one tree at a time: dlib's float32 rounding
+                shape = shape + corrections[:, t]
         return _round_half_up(origin + shape.double() * extent).float()
 
 

@@ -104,3 +104,19 @@ def test_truncated_and_foreign_files(tmp_path):
         load_shape_predictor(cut)
     with pytest.raises(DlibFormatError, match="shape predictor"):
         load_shape_predictor(model_path("detector"))
+
+
+def test_small_grey_faces_whole_frame_match_dlib(predictor, dlib):
+    """64-px grey faces with the whole frame as the box (Olivetti-like): the 500 trees of a
+    level must be summed one by one in float32, as dlib does, or a feature pixel can land on
+    the neighbouring pixel and change a split."""
+    from coursekit.data import load_olivetti
+
+    faces = load_olivetti()
+    ref = dlib.shape_predictor(str(model_path("landmarks")))
+    for img in faces.images[::25]:  # 16 faces, 2 per person of 8 people (or synthetic ones)
+        a = (img[0].numpy() * 255).round().astype(np.uint8)
+        rgb = np.ascontiguousarray(np.repeat(a[..., None], 3, 2))
+        expected = np.array([(p.x, p.y) for p in ref(rgb, dlib.rectangle(0, 0, 63, 63)).parts()])
+        ours = predictor(img, torch.tensor([[0, 0, 63, 63]]))[0].numpy()
+        assert np.array_equal(ours, expected)
