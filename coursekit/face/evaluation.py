@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn import metrics
 
 __all__ = [
     "all_pairs",
@@ -116,6 +115,7 @@ def roc_curve_pairs(
     """
     device = torch.as_tensor(distances).device
     d, s = _check_pairs(distances, same)
+    from sklearn import metrics  # here, not at the top: a slow import `faces identify` never needs
     fpr, tpr, thr = metrics.roc_curve(s, -d, drop_intermediate=False)
     out = (fpr, tpr, -thr)
     return tuple(torch.as_tensor(np.ascontiguousarray(a), device=device) for a in out)
@@ -130,6 +130,7 @@ def roc_auc(distances: torch.Tensor, same: torch.Tensor) -> float:
         0.75
     """
     d, s = _check_pairs(distances, same)
+    from sklearn import metrics
     return float(metrics.roc_auc_score(s, -d))
 
 
@@ -153,6 +154,7 @@ def equal_error_rate(distances: torch.Tensor, same: torch.Tensor) -> tuple[float
         (0.0, 0.2)
     """
     d, s = _check_pairs(distances, same)
+    from sklearn import metrics
     fpr, tpr, thr = metrics.roc_curve(s, -d, drop_intermediate=False)
     fpr, frr, thr = fpr[1:], 1.0 - tpr[1:], -thr[1:]  # drop the accept-nothing point
     k = int(np.argmin(np.abs(fpr - frr)))
@@ -164,6 +166,7 @@ def _operating_point(distances: torch.Tensor, same: torch.Tensor, far: float):
     if not 0.0 <= far <= 1.0:
         raise ValueError(f"far must be in [0, 1], got {far}")
     d, s = _check_pairs(distances, same)
+    from sklearn import metrics
     fpr, tpr, thr = metrics.roc_curve(s, -d, drop_intermediate=False)
     k = int(np.nonzero(fpr <= far)[0][-1])  # fpr and tpr grow with the threshold
     tau = float(-thr[k])
