@@ -168,7 +168,7 @@ def step_tensor_peak_mb(which, net, content, style, alpha, beta, precision="floa
     from torch.profiler import ProfilerActivity, profile
 
     from coursekit.style import TransferConfig
-    from coursekit.style.objective import _Objective
+    from coursekit.style.objective import TransferObjective
 
     if which == "reference":
         model, style_losses, content_losses = build_reference(net, content, style)
@@ -183,7 +183,7 @@ def step_tensor_peak_mb(which, net, content, style, alpha, beta, precision="floa
 
         cfg = TransferConfig(size=max(content.shape[-2:]), alpha=alpha, beta=beta, precision=precision)
         net = _with_precision(net, precision)
-        objective = _Objective(net, content[0], [style[0]], (1.0,), cfg, tuple(content.shape[-2:]))
+        objective = TransferObjective(net, content[0], [style[0]], cfg, tuple(content.shape[-2:]))
 
         def loss_of(G):
             return objective(G)[0]

@@ -26,7 +26,7 @@ def main() -> None:
     from coursekit.data.art import artworks
     from coursekit.data.photos import sample_photos
     from coursekit.style import TransferConfig
-    from coursekit.style.objective import _Objective
+    from coursekit.style.objective import TransferObjective
     from coursekit.style.transfer import _with_precision
     from coursekit.style.vgg import vgg19_features
 
@@ -57,7 +57,7 @@ def main() -> None:
 
     cfg = TransferConfig(size=args.size, alpha=alpha, beta=beta)
     bf16 = _with_precision(net, "bfloat16")  # what TransferConfig(precision="bfloat16") runs
-    objectives = {k: _Objective(n, content[0], [style[0]], (1.0,), cfg, tuple(content.shape[-2:]))
+    objectives = {k: TransferObjective(n, content[0], [style[0]], cfg, tuple(content.shape[-2:]))
                   for k, n in (("coursekit", net), ("coursekit_nchw", nchw), ("coursekit_bf16", bf16))}
     fns = {"reference": reference,
            "coursekit": lambda G: objectives["coursekit"](G)[0].backward(),

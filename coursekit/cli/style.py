@@ -106,9 +106,8 @@ def register(subparsers) -> None:
                    help=f"optimisation steps per scale ({d.num_steps})")
     p.add_argument("--alpha", type=non_negative_float, default=d.alpha,
                    help=f"content weight ({d.alpha:g})")
-    p.add_argument("--beta", type=non_negative_float, default=None,
-                   help=f"style weight (default {d.beta:g} x (size/256)^2: the same balance at "
-                        "every size, since J_content grows with the image area)")
+    p.add_argument("--beta", type=non_negative_float, default=d.beta,
+                   help=f"style weight ({d.beta:g}; the costs are relative: the same at every size)")
     p.add_argument("--tv", type=non_negative_float, default=d.tv_weight,
                    help=f"total-variation weight ({d.tv_weight:g})")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer,
@@ -197,16 +196,6 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:,.1f}" if n < 100 * 2**30 else f"{n / 2**30:,.0f}"
 
 
-def _beta(args: argparse.Namespace) -> float:
-    """``--beta``, or the default β (set for 256 px) scaled to the output size."""
-    from coursekit.style.config import TransferConfig
-
-    if args.beta is not None:
-        return args.beta
-    size = args.scales[-1] if args.scales else args.size
-    return TransferConfig().beta * (max(size, 1) / 256) ** 2
-
-
 def _precision(args: argparse.Namespace) -> str:
     """``--precision``, with ``auto`` resolved for ``--device``."""
     if args.precision != "auto":
@@ -219,41 +208,14 @@ def _precision(args: argparse.Namespace) -> str:
 def _build_config(args: argparse.Namespace):
     from coursekit.style.config import TransferConfig
 
-    try:
-        return TransferConfig(
-            size=args.size, num_steps=args.steps, optimizer=args.optimizer, lr=args.lr,
-            alpha=args.alpha, beta=_beta(args), tv_weight=args.tv, init=args.init,
-            content_layer=args.content_layer, style_layers=args.style_layers,
-            style_layer_weights=args.style_weights,
-            style_blend=args.blend, preserve_colors=args.preserve_colors, scales=args.scales,
-            pooling=args.pooling, weights=args.weights, precision=_precision(args),
-        )
-    except ValueError as err:  # name the option rather than the config field
-        msg = str(err).replace("style_layer_weights", "--style-weights").replace(
-            "style_layers", "--style-layers").replace("sizes", "--size/--scales")
-        raise ValueError(msg) from err
-
-
-def _check_layers_and_size(config, content_shape: tuple[int, int], n_styles: int) -> None:
-    from coursekit.images import fit_size  # the shape style_transfer will use
-    from coursekit.style.vgg import vgg_min_size
-    from coursekit.style.weights import VGG19_LAYERS
-
-    layers = [config.content_layer, *config.style_layers]
-    bad = [n for n in layers if n not in VGG19_LAYERS]
-    if bad:
-        raise ValueError(f"unknown VGG19 layer {bad[0]!r}; valid layers are conv1_1 ... relu5_4 "
-                         f"and pool1 ... pool5 (e.g. relu1_1, relu4_2, relu5_1)")
-    if config.style_blend is not None and len(config.style_blend) != n_styles:
-        raise ValueError(f"--blend has {len(config.style_blend)} weights for {n_styles} style images")
-    need = vgg_min_size(layers)
-    h, w = fit_size(*content_shape, config.sizes[0])
-    if min(h, w) < need:
-        raise ValueError(
-            f"size {config.sizes[0]} is too small for layers up to "
-            f"{max(layers, key=VGG19_LAYERS.index)}: the image would be {h}x{w} px, and "
-            f"{need.bit_length() - 1} poolings need at least {need} px per side"
-        )
+    return TransferConfig(
+        size=args.size, num_steps=args.steps, optimizer=args.optimizer, lr=args.lr,
+        alpha=args.alpha, beta=args.beta, tv_weight=args.tv, init=args.init,
+        content_layer=args.content_layer, style_layers=args.style_layers,
+        style_layer_weights=args.style_weights,
+        style_blend=args.blend, preserve_colors=args.preserve_colors, scales=args.scales,
+        pooling=args.pooling, weights=args.weights, precision=_precision(args),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -284,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     config = _build_config(args)
     content = load_image(args.content)
     styles = [load_image(p) for p in args.styles]
-    _check_layers_and_size(config, tuple(content.shape[-2:]), len(styles))
+    config.check(tuple(content.shape[-2:]), len(styles))  # the run's one check, before any work
     device = get_device(args.device)
     _check_memory(config, tuple(content.shape[-2:]), device)
     if device.type == "cuda":  # one input shape per scale: let cuDNN pick its fastest kernels

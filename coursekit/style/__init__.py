@@ -3,8 +3,8 @@ real ImageNet weights, content/style/total costs, and the transfer loop.
 
 Modules: ``weights`` (VGG19's layout and pretrained weights), ``vgg`` (the feature extractor),
 ``costs`` (content, Gram, style, total variation), ``config`` (:class:`TransferConfig`),
-``objective`` (the cost at one scale, internal), ``transfer`` (the optimisation loop),
-``lbfgs`` and ``graphed`` (L-BFGS without host round trips, recorded in a CUDA graph on a GPU) and
+``objective`` (:class:`TransferObjective`, the cost J(G) at one size), ``transfer`` (the
+optimisation loop), ``lbfgs`` and ``graphed`` (L-BFGS without host round trips, recorded in a CUDA graph on a GPU) and
 ``color`` (colour preservation).
 """
 
@@ -26,6 +26,7 @@ from coursekit.style.costs import (
 )
 from coursekit.style.graphed import lbfgs_steps
 from coursekit.style.lbfgs import CompactLBFGS
+from coursekit.style.objective import TransferObjective
 from coursekit.style.transfer import TransferResult, style_transfer
 from coursekit.style.vgg import (
     VGG19Features,
@@ -56,6 +57,7 @@ __all__ = [
     "total_variation",
     "DEFAULT_STYLE_LAYERS",
     "TransferConfig",
+    "TransferObjective",
     "TransferResult",
     "style_transfer",
     "CompactLBFGS",

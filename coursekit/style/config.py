@@ -20,17 +20,15 @@ _PRECISIONS = ("float32", "bfloat16")
 class TransferConfig:
     """Settings of one style-transfer run.
 
-    Why ``alpha=1, beta=40`` and not the lecture's 10 and 40: with the lecture's normalisations
-    the raw costs live on very different scales. On the ImageNet VGG19 (0-255 inputs) the
-    content cost ½‖a_C − a_G‖² at ``relu4_2`` of a 256-px image is of order 1e9-1e10 once G
-    leaves C, while J_style (five layers, each divided by (2 n_H n_W n_C)²) is of order
-    1e7-1e8. Per unit weight and per pixel, ∂J_content/∂G is ~50x ∂J_style/∂G at 256 px
-    (average pooling), so α/β = 10/40 leaves the photo barely touched; α/β = 1/40 balances the
-    two gradients and paints the style's strokes and colours over the photo's layout
-    (checked by eye on Chelsea x The Starry Night). J_content sums over positions while J_style
-    is normalised per position, so the balance depends on the image area: at ``size`` s use
-    about ``beta = 40 * (s / 256)**2`` for the same look. ``pooling="avg"`` follows Gatys et
-    al. (2016): smoother, less blotchy images than max pooling, most visibly at small sizes.
+    ``alpha`` and ``beta`` are the lecture's α = 10 and β = 40. They weigh the *relative*
+    costs (``normalization="relative"`` in :mod:`coursekit.style.costs`): J_content and each
+    layer's J_style are divided by their values for an all-zero G. The raw costs grow with the
+    image area (J_content) and differ by orders of magnitude between layers (J_style); the
+    relative ones do neither, so the same α, β give the same balance at every size and every
+    layer counts as its λ says. ``tv_weight`` weighs the mean absolute difference between
+    neighbouring pixels (:func:`~coursekit.style.total_variation` with ``reduction="mean"``),
+    also independent of the size. ``pooling="avg"`` follows Gatys et al. (2016): smoother, less
+    blotchy images than max pooling.
 
     Attributes:
         size: longer side (pixels) of G; the content is resized to it and each style image
@@ -49,7 +47,6 @@ class TransferConfig:
         style_layer_weights: λ per style layer (``None``: equal weights summing to 1).
         style_blend: weight per style image when several are given (``None``: equal);
             normalised to sum to 1.
-        content_normalization: ``"lecture"`` (½‖·‖²) or ``"assignment"`` (1/(4 n_H n_W n_C)).
         preserve_colors: transfer the luminance only and keep the content's colours.
         scales: coarse-to-fine sizes, e.g. ``(128, 256)``: G is optimised at each size in turn,
             upsampled between them; the last one is the output size. ``None``: ``(size,)``.
@@ -59,11 +56,11 @@ class TransferConfig:
         weights: ``"imagenet"``, ``"torchvision"`` or ``"random"`` (when no extractor is passed).
         precision: ``"float32"``, or ``"bfloat16"``: VGG19's weights and activations in
             bfloat16 after the first convolution (G, that layer, the Gram matrices and the
-            costs stay float32). On hardware with native bfloat16 (CPUs with AVX512-BF16 or
-            AMX, recent GPUs) a step takes about 0.6x the float32 time and the costs follow the
-            float32 run's within ~1% (``benchmarks/RESULTS_style.md``); elsewhere bfloat16 is
-            emulated and slower (:func:`~coursekit.runtime.native_bfloat16` tells which; the
-            ``coursekit style`` command's default ``--precision auto`` uses it). Needs a
+            costs stay float32). Faster on hardware with native bfloat16 (CPUs with
+            AVX512-BF16 or AMX, recent GPUs), with costs close to the float32 run's
+            (``benchmarks/RESULTS_style.md``); elsewhere bfloat16 is emulated and slower
+            (:func:`~coursekit.runtime.native_bfloat16` tells which; the ``coursekit style``
+            command's default ``--precision auto`` uses it). Needs a
             :class:`~coursekit.style.vgg.VGG19Features` extractor.
 
     Example:
@@ -71,13 +68,15 @@ class TransferConfig:
         50
         >>> TransferConfig(scales=(64, 128), num_steps=10).steps_total
         20
+        >>> TransferConfig(size=128).check((300, 400), n_styles=1)  # G's (H, W) per scale
+        [(96, 128)]
     """
 
     size: int = 256
     num_steps: int = 300
     optimizer: str = "lbfgs"
     lr: float | None = None
-    alpha: float = 1.0
+    alpha: float = 10.0
     beta: float = 40.0
     tv_weight: float = 0.0
     init: str = "content"
@@ -86,7 +85,6 @@ class TransferConfig:
     style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None
     style_blend: tuple[float, ...] | None = None
-    content_normalization: str = "lecture"
     preserve_colors: bool = False
     scales: tuple[int, ...] | None = None
     snapshot_every: int = 0
@@ -101,9 +99,6 @@ class TransferConfig:
             raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
         if self.init not in _INITS:
             raise ValueError(f"init must be one of {_INITS}, got {self.init!r}")
-        if self.content_normalization not in ("lecture", "assignment"):
-            raise ValueError("content_normalization must be 'lecture' or 'assignment', "
-                             f"got {self.content_normalization!r}")
         if self.num_steps < 0 or self.snapshot_every < 0:
             raise ValueError("num_steps and snapshot_every must be >= 0")
         if min(self.alpha, self.beta, self.tv_weight) < 0:
@@ -128,6 +123,61 @@ class TransferConfig:
         sizes = self.sizes
         if any(not isinstance(s, int) or s < 1 for s in sizes) or list(sizes) != sorted(set(sizes)):
             raise ValueError(f"sizes must be positive ints, strictly increasing, got {sizes}")
+
+    def check(self, image_shape: tuple[int, int], n_styles: int, *, content: bool = True
+              ) -> list[tuple[int, int]]:
+        """Check that this run can be made on these images; return G's ``(H, W)`` per scale.
+
+        The one check of a run, made by :func:`~coursekit.style.style_transfer` and by the
+        ``coursekit style`` command before anything is computed.
+
+        Args:
+            image_shape: ``(H, W)`` of the content image (of the first style image when there
+                is no content: texture synthesis).
+            n_styles: the number of style images (0: content reconstruction).
+            content: whether there is a content image.
+
+        Raises:
+            ValueError: an unknown layer, a blend with the wrong number of weights, colour
+                preservation without a content image, no image at all, or a size too small
+                for the deepest layer (the message names the minimum).
+
+        Example:
+            >>> TransferConfig(size=64).check((40, 80), n_styles=2)
+            [(32, 64)]
+            >>> TransferConfig(size=8).check((40, 80), n_styles=1)
+            Traceback (most recent call last):
+              ...
+            ValueError: size 8 is too small for layers up to relu5_1: the image would be 4x8 px, ...
+        """
+        from coursekit.images import fit_size
+        from coursekit.style.vgg import vgg_min_size
+        from coursekit.style.weights import VGG19_LAYERS
+
+        if not content and n_styles == 0:
+            raise ValueError("give a content image, a style image, or both")
+        layers = [self.content_layer, *self.style_layers]
+        bad = [n for n in layers if n not in VGG19_LAYERS]
+        if bad:
+            raise ValueError(f"unknown VGG19 layer {bad[0]!r}; valid layers are conv1_1 ... relu5_4 "
+                             "and pool1 ... pool5 (e.g. relu1_1, relu4_2, relu5_1)")
+        if self.style_blend is not None and n_styles and len(self.style_blend) != n_styles:
+            raise ValueError(f"style_blend has {len(self.style_blend)} weights for {n_styles} "
+                             "style images")
+        if self.preserve_colors and not content:
+            raise ValueError("preserve_colors needs a content image (its colours are kept)")
+        used = ([self.content_layer] if content and self.alpha > 0 else []) + (
+            list(self.style_layers) if n_styles and self.beta > 0 else [])
+        shapes = [fit_size(*image_shape, s) for s in self.sizes]
+        if used:
+            need = vgg_min_size(used)
+            h, w = shapes[0]
+            if min(h, w) < need:
+                raise ValueError(
+                    f"size {self.sizes[0]} is too small for layers up to "
+                    f"{max(used, key=VGG19_LAYERS.index)}: the image would be {h}x{w} px, and "
+                    f"{need.bit_length() - 1} poolings need at least {need} px per side")
+        return shapes
 
     @property
     def sizes(self) -> tuple[int, ...]:

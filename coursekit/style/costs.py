@@ -9,6 +9,11 @@ Algorithm of Artistic Style", 2015), as pure functions on activations ``(B, C, H
 * total variation (a smoothness prior, Mahendran & Vedaldi, 2015) and
   :math:`J(G) = \\alpha J_{content} + \\beta J_{style}`.
 
+``normalization="relative"`` divides the content and style costs by their values for an all-zero
+``a_G`` (:math:`\\lVert a^{(C)}\\rVert^2`, :math:`\\lVert G^{(S)}\\rVert_F^2`): the costs
+then depend neither on the image size nor on the layer, so the lecture's α = 10, β = 40 mean the
+same at every size. :func:`~coursekit.style.style_transfer` minimises these.
+
 Every cost returns a scalar tensor, summed over the batch. ``C`` here is the number of channels
 ``n_C``; ``H, W`` are ``n_H, n_W``.
 """
@@ -40,6 +45,9 @@ def _check_activation(name: str, a: Tensor) -> None:
         raise ValueError(f"{name} must be (C, H, W) or (B, C, H, W), got shape {tuple(a.shape)}")
 
 
+_TINY = 1e-30  # keeps a relative cost finite when its reference is all zeros
+
+
 def _accumulation_dtype(a: Tensor) -> Tensor:
     """``a`` in float32 if it is bfloat16 or float16 (a network run in reduced precision, see
     ``TransferConfig.precision``): sums over thousands of positions are done in float32."""
@@ -53,47 +61,35 @@ def content_cost(a_C: Tensor, a_G: Tensor, *, normalization: str = "lecture") ->
         a_C: content activations ``(B, C, H, W)`` or ``(C, H, W)``.
         a_G: generated-image activations, the same shape as ``a_C``.
         normalization: ``"lecture"``: ``0.5 * sum((a_C - a_G)**2)``; ``"assignment"``:
-            ``sum((a_C - a_G)**2) / (4 * H * W * C)``.
+            ``sum((a_C - a_G)**2) / (4 * H * W * C)``; ``"relative"``:
+            ``sum((a_C - a_G)**2) / sum(a_C**2)`` per image, the lecture's cost divided by its
+            value for an all-zero ``a_G``: it depends neither on the image size nor on the
+            scale of the layer's activations (what :func:`~coursekit.style.style_transfer`
+            minimises, so that one α means the same at every size).
 
     Returns:
         A scalar tensor (summed over the batch).
 
     Example:
-        >>> a_C, a_G = torch.zeros(2, 3, 4), torch.ones(2, 3, 4)
-        >>> content_cost(a_C, a_G).item(), content_cost(a_C, a_G, normalization="assignment").item()
-        (12.0, 0.25)
+        >>> a_C, a_G = torch.ones(2, 3, 4), torch.zeros(2, 3, 4)
+        >>> [content_cost(a_C, a_G, normalization=n).item() for n in ("lecture", "assignment", "relative")]
+        [12.0, 0.25, 1.0]
     """
     _check_activation("a_C", a_C)
     _check_activation("a_G", a_G)
     if a_C.shape != a_G.shape:
         raise ValueError(f"a_G must have the shape of a_C {tuple(a_C.shape)}, got {tuple(a_G.shape)}")
+    a_C, a_G = _accumulation_dtype(a_C), _accumulation_dtype(a_G)
+    squares = (a_C - a_G).pow(2)
     if normalization == "lecture":
-        scale = 0.5
-    elif normalization == "assignment":
+        return 0.5 * squares.sum()
+    if normalization == "assignment":
         c, h, w = a_C.shape[-3:]
-        scale = 1.0 / (4 * c * h * w)
-    else:
-        raise ValueError(f"normalization must be 'lecture' or 'assignment', got {normalization!r}")
-    return _ContentCost.apply(a_C, a_G, scale)
-
-
-class _ContentCost(torch.autograd.Function):
-    """``scale * sum((a_G - a_C)**2)``, saving only its inputs (autograd would also keep the
-    difference, one more activation-sized tensor, until the backward pass); the backward
-    recomputes ``a_G - a_C``: ``dJ/da_G = 2 scale (a_G - a_C) = -dJ/da_C``."""
-
-    @staticmethod
-    def forward(ctx, a_C: Tensor, a_G: Tensor, scale: float) -> Tensor:
-        ctx.save_for_backward(a_C, a_G)
-        ctx.scale = scale
-        return (_accumulation_dtype(a_G) - _accumulation_dtype(a_C)).pow(2).sum() * scale
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
-        a_C, a_G = ctx.saved_tensors  # reduced-precision gradients are cast back by autograd
-        d = (_accumulation_dtype(a_G) - _accumulation_dtype(a_C)).mul_(grad * (2 * ctx.scale))
-        grad_C = -d if ctx.needs_input_grad[0] else None
-        return grad_C, (d if ctx.needs_input_grad[1] else None), None
+        return squares.sum() / (4 * c * h * w)
+    if normalization == "relative":
+        dims = (-3, -2, -1)
+        return (squares.sum(dim=dims) / a_C.pow(2).sum(dim=dims).clamp_min(_TINY)).sum()
+    raise ValueError(f"normalization must be 'lecture', 'assignment' or 'relative', got {normalization!r}")
 
 
 def gram_matrix(a: Tensor) -> Tensor:
@@ -151,7 +147,7 @@ def gram_target(a_S: Tensor) -> GramTarget:
     return GramTarget(gram_matrix(a_S), a_S.shape[-1] * a_S.shape[-2])
 
 
-def layer_style_cost(a_S: Tensor | GramTarget, a_G: Tensor) -> Tensor:
+def layer_style_cost(a_S: Tensor | GramTarget, a_G: Tensor, *, normalization: str = "lecture") -> Tensor:
     """Style cost of one layer, :math:`\\frac{1}{(2 n_H n_W n_C)^2}\\lVert G^{(S)} - G^{(G)}\\rVert_F^2`.
 
     Computed as ``sum((G_S / N_S - G_G / N_G)**2) / (4 C**2)`` with ``N = H * W`` of each
@@ -162,6 +158,10 @@ def layer_style_cost(a_S: Tensor | GramTarget, a_G: Tensor) -> Tensor:
         a_S: style activations ``(B_S, C, H_S, W_S)`` or ``(C, H_S, W_S)`` with ``B_S`` 1 or
             ``B``, or a :class:`GramTarget` computed beforehand with :func:`gram_target`.
         a_G: generated-image activations ``(B, C, H, W)`` or ``(C, H, W)``.
+        normalization: ``"lecture"`` (the formula above) or ``"relative"``:
+            ``sum((G_S / N_S - G_G / N_G)**2) / sum((G_S / N_S)**2)``, the lecture's cost divided
+            by its value for an all-zero ``a_G``, so that every layer (and every image size)
+            is on the same scale (what :func:`~coursekit.style.style_transfer` minimises).
 
     Returns:
         A scalar tensor (summed over the batch).
@@ -170,6 +170,8 @@ def layer_style_cost(a_S: Tensor | GramTarget, a_G: Tensor) -> Tensor:
         >>> a_S, a_G = torch.ones(2, 1, 1), torch.zeros(2, 1, 1)  # G_S = all ones, G_G = 0
         >>> layer_style_cost(a_S, a_G).item()  # 4 / (2*1*1*2)**2
         0.25
+        >>> layer_style_cost(a_S, a_G, normalization="relative").item()
+        1.0
     """
     _check_activation("a_G", a_G)
     target = a_S if isinstance(a_S, GramTarget) else gram_target(a_S)
@@ -183,37 +185,47 @@ def layer_style_cost(a_S: Tensor | GramTarget, a_G: Tensor) -> Tensor:
         raise ValueError(
             f"batch sizes differ: the style Gram is {tuple(target.gram.shape)}, a_G {tuple(a_G.shape)}"
         )
-    return _GramCost.apply(target.gram, target.positions, a_G)
+    g_S = target.gram / target.positions  # (B, C, C) or (C, C): style per position
+    if a_G.requires_grad:  # the same sum, with a one-matmul backward pass (see _GramCost)
+        squares = _GramCost.apply(g_S, a_G)
+    else:
+        g_G = gram_matrix(a_G) / (a_G.shape[-1] * a_G.shape[-2])
+        squares = (g_S - g_G).pow(2).sum(dim=(-2, -1))  # (B,) or ()
+    if normalization == "lecture":
+        return squares.sum() / (4 * c * c)
+    if normalization == "relative":
+        return (squares / g_S.pow(2).sum(dim=(-2, -1)).clamp_min(_TINY)).sum()
+    raise ValueError(f"normalization must be 'lecture' or 'relative', got {normalization!r}")
 
 
 class _GramCost(torch.autograd.Function):
-    """``sum((T / N_S - F F^T / N)**2) / (4 C**2)`` with a hand-written backward.
+    """``sum((g_S - F F^T / N)**2)`` over the last two dimensions, with a hand-written backward.
 
-    With ``D = T / N_S - F F^T / N`` and ``k = 1 / (4 C**2)`` the gradient is
-    ``dJ/dF = -(2k / N) (D + D^T) F``: one matmul, where autograd's backward of ``F F^T``
-    needs two, and ``D`` (C x C) is the only tensor saved besides ``a_G`` itself (which the
-    ReLU before it keeps anyway). A bfloat16/float16 ``a_G`` is multiplied in the target's
-    dtype (float32); autograd casts its gradient back.
+    A fast path kept because it measurably shortens a step (``benchmarks/RESULTS_style.md``):
+    with ``D = g_S - F F^T / N`` the gradient is ``dJ/dF = -(2 / N) (D + D^T) F``, one matmul
+    where autograd's backward of ``F F^T`` needs two, and ``D`` (C x C) is the only tensor saved
+    besides ``a_G`` itself (which the ReLU before it keeps anyway). A bfloat16/float16 ``a_G``
+    is multiplied in ``g_S``'s dtype (float32); autograd casts its gradient back.
     """
 
     @staticmethod
-    def forward(ctx, gram_S: Tensor, positions: int, a_G: Tensor) -> Tensor:
-        c, n = a_G.shape[-3], a_G.shape[-1] * a_G.shape[-2]
-        f = a_G.flatten(-2).to(gram_S.dtype)  # (B, C, H*W) or (C, H*W); a view if float32
-        diff = gram_S / positions - (f @ f.transpose(-1, -2)) / n  # (B, C, C) or (C, C)
+    def forward(ctx, g_S: Tensor, a_G: Tensor) -> Tensor:
+        n = a_G.shape[-1] * a_G.shape[-2]
+        f = a_G.flatten(-2).to(g_S.dtype)  # (B, C, H*W) or (C, H*W); a view if float32
+        diff = g_S - (f @ f.transpose(-1, -2)) / n  # (B, C, C) or (C, C)
         ctx.save_for_backward(a_G, diff)
-        ctx.positions, ctx.target_shape = positions, gram_S.shape
-        return diff.pow(2).sum() / (4 * c * c)
+        ctx.target_shape = g_S.shape
+        return diff.pow(2).sum(dim=(-2, -1))
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, None, Tensor | None]:
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a_G, diff = ctx.saved_tensors
-        c, n = a_G.shape[-3], a_G.shape[-1] * a_G.shape[-2]
-        k = grad / (4 * c * c)
+        n = a_G.shape[-1] * a_G.shape[-2]
+        k = grad[..., None, None]  # (B, 1, 1) or a 0-dim tensor
         grad_S = grad_G = None
         if ctx.needs_input_grad[0]:
-            grad_S = (2 * k / ctx.positions * diff).sum_to_size(ctx.target_shape)
-        if ctx.needs_input_grad[2]:
+            grad_S = (2 * k * diff).sum_to_size(ctx.target_shape)
+        if ctx.needs_input_grad[1]:
             sym = (diff + diff.transpose(-1, -2)) * (-2 * k / n)  # (B, C, C), symmetric
             f = a_G.flatten(-2).to(diff.dtype)  # (B, C, H*W), keeps the layout
             if f.stride(-1) == 1:
@@ -221,13 +233,15 @@ class _GramCost(torch.autograd.Function):
             else:  # channels-last: compute (F^T sym)^T so the gradient keeps a_G's layout
                 grad_f = (f.transpose(-1, -2) @ sym).transpose(-1, -2)
             grad_G = grad_f.view(a_G.shape)
-        return grad_S, None, grad_G
+        return grad_S, grad_G
 
 
 def style_cost(
     features_S: Mapping[str, Tensor | GramTarget],
     features_G: Mapping[str, Tensor],
     layer_weights: Mapping[str, float],
+    *,
+    normalization: str = "lecture",
 ) -> Tensor:
     """Style cost over several layers, :math:`J_{style} = \\sum_l \\lambda^{[l]} J^{[l]}_{style}`.
 
@@ -237,6 +251,7 @@ def style_cost(
             computed once, not at every step).
         features_G: layer name -> generated-image activations.
         layer_weights: layer name -> :math:`\\lambda^{[l]}`; only these layers are used.
+        normalization: of each layer's cost, as for :func:`layer_style_cost`.
 
     Returns:
         A scalar tensor.
@@ -258,7 +273,7 @@ def style_cost(
                 raise ValueError(f"layer {name!r} is in layer_weights but not in {label} ({sorted(feats)})")
     total = None
     for name, weight in layer_weights.items():
-        term = weight * layer_style_cost(features_S[name], features_G[name])
+        term = weight * layer_style_cost(features_S[name], features_G[name], normalization=normalization)
         total = term if total is None else total + term
     return total
 

@@ -1,84 +1,97 @@
-"""The cost J(G) of style transfer at one scale (lesson 4.8; Gatys et al., 2015): the content
-and style targets computed once without gradients, several style images blended into one
-target per layer, and J(G) with its raw terms for the history. Internal to
-:func:`coursekit.style.style_transfer`; the costs themselves are :mod:`coursekit.style.costs`.
+"""The cost J(G) of style transfer at one image size (lesson 4.8; Gatys et al., 2015):
+
+    J(G) = alpha * J_content(C, G) + beta * J_style(S, G) + tv_weight * TV(G)
+
+with the relative costs of :mod:`coursekit.style.costs` (each divided by its value for an
+all-zero G, so that α and β mean the same at every size), the content and style targets
+computed once without gradients, and several style images blended into one target per layer.
+:func:`coursekit.style.style_transfer` minimises it; a hand-written loop can too.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from coursekit.images import resize_image
+from coursekit.style.config import TransferConfig
 from coursekit.style.costs import GramTarget, content_cost, gram_target, layer_style_cost, total_variation
 from coursekit.style.vgg import VGG19Features
 
-__all__: list[str] = []  # nothing public: see coursekit.style.transfer
+__all__ = ["TransferObjective"]
 
 
-def _fit(h: int, w: int, size: int) -> tuple[int, int]:
-    """(H, W) scaled so that the longer side is ``size``."""
-    scale = size / max(h, w)
-    return max(1, round(h * scale)), max(1, round(w * scale))
+class TransferObjective:
+    """The cost J(G) of one run at one size, with its targets computed once under ``no_grad``.
 
+    Args:
+        extractor: ``extractor(image (1, 3, H, W), layers) -> {layer: activation}``, e.g.
+            :func:`~coursekit.style.vgg.vgg19_features`.
+        content: ``(3, H_C, W_C)`` RGB in [0, 1], or ``None`` (texture synthesis).
+        styles: style images ``(3, H_S, W_S)``; may be empty (content reconstruction).
+        config: the run's weights and layers (:class:`TransferConfig`).
+        shape: ``(H, W)`` of G; the content is resized to it, each style image to its longer
+            side.
+        blend: weight per style image, summing to 1 (``None``: equal).
 
-def _resize(image: Tensor, size: int | tuple[int, int]) -> Tensor:
-    """``(3, H, W)`` -> longer side ``size`` (int) or exactly ``(H, W)``, antialiased."""
-    h, w = image.shape[-2:]
-    if isinstance(size, int):
-        size = _fit(h, w, size)
-    if tuple(size) == (h, w):
-        return image
-    return F.interpolate(image[None], size=size, mode="bilinear", align_corners=False,
-                         antialias=True)[0].clamp(0.0, 1.0)
+    Calling it on G ``(1, 3, H, W)`` returns ``(J, terms)``: J a scalar tensor on the autograd
+    graph, ``terms`` the floats ``"content"``, ``"style"`` (the relative costs), ``"tv"`` and
+    ``"total"`` (= J).
 
-
-class _Objective:
-    """The cost J(G) at one scale, with its targets computed once under ``no_grad``.
-
-    Calling it returns ``(J / J_0, raw terms)``: the optimiser sees the cost divided by its first
-    value. With the 0-255 VGG inputs J_0 is ~1e13, and L-BFGS's first step (1 / ‖∇J‖₁) is then
-    too small for float32 to register, so its curvature estimate is noise and the run diverges;
-    the constant factor changes nothing else.
+    Example:
+        >>> from coursekit.style.vgg import vgg19_features
+        >>> net = vgg19_features("random", device="cpu")
+        >>> C, S = torch.rand(3, 32, 32), torch.rand(3, 32, 32)
+        >>> objective = TransferObjective(net, C, [S], TransferConfig(size=32), (32, 32))
+        >>> J, terms = objective(C[None])  # G = C: no content cost
+        >>> terms["content"], J.item() == terms["total"]
+        (0.0, True)
     """
 
-    def __init__(self, extractor, content, styles, blend, config, shape):
+    def __init__(self, extractor, content: Tensor | None, styles, config: TransferConfig,
+                 shape: tuple[int, int], blend=None):
+        styles = list(styles)
+        blend = tuple(blend) if blend is not None else (1.0 / max(len(styles), 1),) * len(styles)
         self.extractor, self.config = extractor, config
         self.use_content = content is not None and config.alpha > 0
         self.use_style = bool(styles) and config.beta > 0
         self.layer_weights = config.layer_weights if self.use_style else {}
         self.layers = ([config.content_layer] if self.use_content else []) + [
             n for n in self.layer_weights if n != config.content_layer or not self.use_content]
-        self.scale: float | None = None
         self.targets: dict[str, GramTarget] = {}
         self.offsets: dict[str, float] = {}
+        self.factors: dict[str, float] = {}
         with torch.no_grad():
             if self.use_content:
-                c = _resize(content, shape)
+                c = resize_image(content, shape)
                 self.a_C = extractor(c[None], [config.content_layer])[config.content_layer]
             if self.use_style:
-                # Σ_k w_k ‖g − g_k‖² = ‖g − Σ_k w_k g_k‖² + offset (Σ w_k = 1): the blended
-                # target needs one comparison per layer, and the offset keeps J_style exact
-                grams: dict[str, Tensor] = {}
+                # Σ_k w_k ‖g − g_k‖² / ‖g_k‖² = W ‖g − t‖² + offset, with v_k = w_k / ‖g_k‖²,
+                # W = Σ v_k and t = Σ v_k g_k / W: one comparison per layer against the blended
+                # target t, and the offset keeps the recorded J_style exact
+                sums: dict[str, list] = {}  # layer -> [Σ v_k g_k, Σ v_k]
                 for s, w in zip(styles, blend):
-                    feats = extractor(_resize(s, max(shape))[None], list(self.layer_weights))
+                    feats = extractor(resize_image(s, max(shape))[None], list(self.layer_weights))
                     for name, a in feats.items():
                         t = gram_target(a)
                         g = (t.gram / t.positions).double()  # (1, C, C)
-                        grams[name] = grams.get(name, 0) + w * g
-                        self.offsets[name] = self.offsets.get(name, 0.0) + w * g.square().sum().item()
-                for name, g in grams.items():
-                    c = g.shape[-1]
-                    self.offsets[name] = (self.offsets[name] - g.square().sum().item()) / (4 * c * c)
-                    self.targets[name] = GramTarget(g.float(), 1)
+                        v = w / max(g.square().sum().item(), 1e-30)
+                        acc = sums.setdefault(name, [0, 0.0])
+                        acc[0], acc[1] = acc[0] + v * g, acc[1] + v
+                for name, (vg, total_v) in sums.items():
+                    target = vg / total_v
+                    # the relative cost divides by ‖t‖²: this factor turns it into W ‖g − t‖²
+                    self.factors[name] = total_v * target.square().sum().item()
+                    self.offsets[name] = sum(blend) - self.factors[name]
+                    self.targets[name] = GramTarget(target.float(), 1)
 
     def _layer_costs(self, name: str, a_G: Tensor, costs: dict[str, Tensor]) -> None:
         """Add layer ``name``'s content and style terms to ``costs``."""
-        cfg = self.config
-        if self.use_content and name == cfg.content_layer:
-            costs["content"] = content_cost(self.a_C, a_G, normalization=cfg.content_normalization)
+        if self.use_content and name == self.config.content_layer:
+            costs["content"] = content_cost(self.a_C, a_G, normalization="relative")
         if name in self.layer_weights:
-            term = self.layer_weights[name] * layer_style_cost(self.targets[name], a_G)
+            cost = layer_style_cost(self.targets[name], a_G, normalization="relative")
+            term = self.layer_weights[name] * self.factors[name] * cost
             costs["style"] = costs["style"] + term if "style" in costs else term
 
     def __call__(self, G: Tensor) -> tuple[Tensor, dict[str, float]]:
@@ -100,13 +113,11 @@ class _Objective:
             offset = sum(lam * self.offsets[n] for n, lam in self.layer_weights.items())
             terms["style"] = costs["style"].item() + offset
         if cfg.tv_weight > 0:
-            tv = total_variation(G)
+            tv = total_variation(G, reduction="mean")
             total = total + cfg.tv_weight * tv
         else:  # reported, but off the graph
             with torch.no_grad():
-                tv = total_variation(G)
+                tv = total_variation(G, reduction="mean")
         terms["tv"] = tv.item()
         terms["total"] = total.item()
-        if self.scale is None:  # the first value; see the class docstring
-            self.scale = terms["total"] if terms["total"] > 0 else 1.0
-        return total / self.scale, terms
+        return total, terms

@@ -6,8 +6,9 @@ Gradient descent on the pixels of the generated image G minimises
 
     J(G) = alpha * J_content(C, G) + beta * J_style(S, G) + tv_weight * TV(G)
 
-with the costs of :mod:`coursekit.style.costs` on VGG19 activations
-(:func:`~coursekit.style.vgg.vgg19_features`). The content and style targets are computed once,
+(:class:`~coursekit.style.objective.TransferObjective`: the relative costs of
+:mod:`coursekit.style.costs` on VGG19 activations,
+:func:`~coursekit.style.vgg.vgg19_features`). The content and style targets are computed once,
 without gradients; one *step* is one forward and backward pass (for L-BFGS too, so step counts
 and timings compare across optimisers); G is clamped to [0, 1] after every step.
 
@@ -25,10 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from coursekit.images import resize_image
 from coursekit.runtime import get_device
 from coursekit.style.color import match_luminance, rgb_to_yiq, yiq_to_rgb
 from coursekit.style.config import TransferConfig
-from coursekit.style.objective import _fit, _Objective, _resize
+from coursekit.style.objective import TransferObjective
 from coursekit.style.vgg import VGG19Features, vgg19_features
 
 __all__ = ["TransferResult", "style_transfer"]
@@ -42,9 +44,9 @@ class TransferResult:
 
     Attributes:
         image: ``(3, H, W)`` the final G in [0, 1], on the input's device.
-        history: per step, lists ``"content"`` (raw J_content), ``"style"`` (raw J_style),
-            ``"tv"`` and ``"total"`` (the weighted sum that was minimised). A term that is off
-            (no content image, or ``beta=0``/no style) has an empty list.
+        history: per step, lists ``"content"`` (relative J_content), ``"style"``
+            (relative J_style), ``"tv"`` (mean) and ``"total"`` (the weighted sum minimised).
+            A term that is off (no content image, or ``beta=0``/no style) has an empty list.
         snapshots: ``(step, image (3, H, W))`` pairs, from step 0 (the initial G) on.
 
     Example:
@@ -57,6 +59,7 @@ class TransferResult:
     image: Tensor
     history: dict[str, list[float]] = field(default_factory=dict)
     snapshots: list[tuple[int, Tensor]] = field(default_factory=list)
+
 
 def _check_rgb(image: Tensor, name: str) -> Tensor:
     if not isinstance(image, Tensor):
@@ -73,10 +76,8 @@ def _record_clamped_step(opt: torch.optim.LBFGS, G: Tensor, before: Tensor) -> N
 
     L-BFGS builds its curvature pairs from ``s = t * d``, the step it proposed; the clamp then
     moves G elsewhere, so ``s`` and the gradient change ``y`` disagree and the inverse-Hessian
-    estimate goes wrong. At 256 px from noise, 300 steps, J then rose on 52 steps, to 3x its
-    minimum, and ended 10% above it; with the true step it fell on all but one step and ended
-    lower (benchmarks/RESULTS_style.md). ``G``: the parameter after the clamp; ``before``: a copy
-    of it before the step.
+    estimate goes wrong: J then rises on many steps (benchmarks/RESULTS_style.md). ``G``: the
+    parameter after the clamp; ``before``: a copy of it before the step.
     """
     state = opt.state[G]
     if "d" in state:
@@ -84,22 +85,30 @@ def _record_clamped_step(opt: torch.optim.LBFGS, G: Tensor, before: Tensor) -> N
         state["t"] = 1.0
 
 
-def _closure(opt: torch.optim.Optimizer, objective: _Objective, G: Tensor, terms: dict):
-    """One forward and backward pass; the cost terms land in ``terms``."""
+def _closure(opt: torch.optim.Optimizer, objective: TransferObjective, G: Tensor, terms: dict):
+    """One forward and backward pass; the cost terms land in ``terms``.
+
+    The optimiser sees J divided by its first value: L-BFGS's first step is ``lr / ‖∇J‖₁``
+    (capped at ``lr``), so a cost on any scale gets the same first step; the constant factor
+    changes nothing else.
+    """
+    scale: list[float] = []
 
     def closure() -> Tensor:
         opt.zero_grad(set_to_none=True)
         loss, t = objective(G)
-        loss.backward()
+        if not scale:
+            scale.append(t["total"] if t["total"] > 0 else 1.0)
+        (loss / scale[0]).backward()
         terms.update(t)
-        return loss
+        return loss.detach() / scale[0]
 
     return closure
 
 
 def _recolor(luminance: Tensor, content: Tensor) -> Tensor:
     """G's luminance Y with the content's chrominance I, Q (colour preservation)."""
-    iq = rgb_to_yiq(_resize(content, tuple(luminance.shape[-2:])))[1:]
+    iq = rgb_to_yiq(resize_image(content, tuple(luminance.shape[-2:])))[1:]
     return yiq_to_rgb(torch.cat([rgb_to_yiq(luminance)[:1], iq])).clamp(0.0, 1.0)
 
 
@@ -107,8 +116,8 @@ def _with_precision(extractor, precision: str):
     """``extractor``, or a copy of it in ``precision`` (the caller's network is left as it is).
 
     The first convolution stays float32: it is the one layer that sees G's pixels, and in
-    bfloat16 (8 significant bits) the small pixel changes of L-BFGS are rounded away (with it in
-    bfloat16 a 300-step run ended at 2.3x the float32 run's cost; kept float32, within 1%).
+    bfloat16 (8 significant bits) the small pixel changes of L-BFGS are rounded away
+    (benchmarks/RESULTS_style.md).
     """
     if precision == "float32":
         return extractor
@@ -126,7 +135,7 @@ def _with_precision(extractor, precision: str):
 def _initial_image(content, shape, config, device, generator) -> Tensor:
     if config.init == "noise" or content is None:
         return torch.rand((1, 3, *shape), generator=generator).to(device)
-    c = _resize(content, shape)[None]
+    c = resize_image(content, shape)[None]
     if config.init == "content":
         return c.clone()
     noise = torch.rand(c.shape, generator=generator).to(device)
@@ -163,8 +172,9 @@ def style_transfer(
         :class:`TransferResult` with the image on the content's (else the style's) device.
 
     Raises:
-        ValueError: no content and no style, badly shaped images, mismatched blend weights,
-            colour preservation without content, or an image too small for the layers.
+        ValueError: badly shaped images, or a run :meth:`TransferConfig.check` refuses (no
+            content and no style, mismatched blend weights, colour preservation without
+            content, an image too small for the layers).
 
     Example:
         >>> from coursekit.style.vgg import VGG19Features, vgg19_features
@@ -179,17 +189,14 @@ def style_transfer(
 
     config = TransferConfig() if config is None else config
     styles = [] if style is None else [style] if isinstance(style, Tensor) else list(style)
-    if content is None and not styles:
-        raise ValueError("give a content image, a style image, or both")
     if content is not None:
         content = _check_rgb(content, "content")
     styles = [_check_rgb(s, f"style[{i}]") for i, s in enumerate(styles)]
+    reference = content if content is not None else styles[0] if styles else None
+    shapes = config.check(tuple(reference.shape[-2:]) if reference is not None else (0, 0),
+                          len(styles), content=content is not None)
     blend = config.style_blend or (1.0,) * len(styles)
-    if styles and len(blend) != len(styles):
-        raise ValueError(f"{len(blend)} style_blend weights for {len(styles)} style images")
     blend = tuple(b / sum(blend) for b in blend) if styles else ()
-    if config.preserve_colors and content is None:
-        raise ValueError("preserve_colors needs a content image (its colours are kept)")
     out_device = (content if content is not None else styles[0]).device
 
     if device is None and extractor is not None:
@@ -207,15 +214,13 @@ def style_transfer(
     if config.preserve_colors:
         styles = [match_luminance(s, content) for s in styles]
         content = rgb_to_yiq(content)[:1].expand(3, -1, -1).clamp(0.0, 1.0)
-    reference = content if content is not None else styles[0]
 
     history: dict[str, list[float]] = {"content": [], "style": [], "tv": [], "total": []}
     snapshots: list[tuple[int, Tensor]] = []
     G, step = None, 0
     bar = tqdm(total=config.steps_total, desc="style transfer", disable=not progress, leave=False)
-    for size in config.sizes:
-        shape = _fit(*reference.shape[-2:], size)
-        objective = _Objective(extractor, content, styles, blend, config, shape)
+    for shape in shapes:
+        objective = TransferObjective(extractor, content, styles, config, shape, blend)
         if G is None:
             G = _initial_image(content, shape, config, device, generator)
             if config.snapshot_every:

@@ -99,9 +99,8 @@ class VGG19Features(nn.Module):
             ``"random"`` weights) or ``"torchvision"`` (RGB, ImageNet mean/std).
         channels_last: keep the weights, and run the input, in channels-last (NHWC) memory
             layout. oneDNN (CPU) and cuDNN run 3x3 convolutions in that layout without the
-            per-call reorders NCHW needs: forward + backward to ``relu5_1`` took 0.74x the
-            time on a 2-core CPU (``benchmarks/RESULTS_style.md``). The activations returned
-            are then channels-last too (same values and shapes).
+            per-call reorders NCHW needs (faster: ``benchmarks/RESULTS_style.md``). The
+            activations returned are then channels-last too (same values and shapes).
 
     ``net.to(torch.bfloat16)`` runs the network in bfloat16: each bfloat16 (or float16)
     convolution casts its input, so layers may mix precisions, and the activations after such a
@@ -165,8 +164,8 @@ class VGG19Features(nn.Module):
                 is computed, before the next layer runs. A cost built there joins the autograd
                 graph in forward order, so the backward pass computes its gradient when it
                 reaches that layer, not first, and does not hold it while the deeper layers are
-                differentiated (:func:`~coursekit.style.style_transfer` does this: 17 MB less at
-                the peak of a 256-px step).
+                differentiated (:func:`~coursekit.style.style_transfer` does this: a lower
+                memory peak, ``benchmarks/RESULTS_style.md``).
 
         Raises:
             ValueError: an unknown layer name (the message lists the valid ones), a badly shaped
@@ -224,7 +223,7 @@ def normalize_vgg19_weights(state: dict[str, Tensor], images: Tensor, *, pooling
         A new state dict.
 
     Example:
-        >>> x = torch.rand(2, 3, 16, 16)
+        >>> x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
         >>> net = VGG19Features(normalize_vgg19_weights(load_vgg19_weights("random"), x))
         >>> means = net(x, "relu3_1")["relu3_1"].mean(dim=(0, 2, 3))  # per channel
         >>> torch.allclose(means[means > 1e-3], torch.ones(1), atol=1e-4)

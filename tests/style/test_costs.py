@@ -168,6 +168,8 @@ def test_gradcheck_float64():
         lambda g: content_cost(a_C, g, normalization="assignment"),
         lambda g: gram_matrix(g),
         lambda g: layer_style_cost(a_S[0], g),
+        lambda g: layer_style_cost(a_S[0], g, normalization="relative"),
+        lambda g: content_cost(a_C, g, normalization="relative"),
         lambda g: style_cost({"l": gram_target(a_S)}, {"l": g[None]}, {"l": 2.0}),
         lambda g: total_variation(g),
     ]
@@ -196,7 +198,7 @@ def test_layer_style_cost_gradient_matches_autograd(channels_last):
     assert torch.autograd.gradcheck(layer_style_cost, (a_S, a_G))
 
 
-@pytest.mark.parametrize("normalization", ["lecture", "assignment"])
+@pytest.mark.parametrize("normalization", ["lecture", "assignment", "relative"])
 def test_content_cost_gradient_in_both_inputs(normalization):
     a_C = _rand(2, 3, 4, seed=3).requires_grad_()
     a_G = _rand(2, 3, 4, seed=4).requires_grad_()
@@ -225,3 +227,45 @@ def test_reduced_precision_activations_accumulate_in_float32(dtype):
         (g_full,) = torch.autograd.grad(full, a32)
         assert g_low.dtype == dtype
         torch.testing.assert_close(g_low, g_full.to(dtype))
+
+
+def test_relative_costs_are_the_lecture_costs_over_their_value_at_zero():
+    """relative = lecture(x, a_G) / lecture(x, 0), per image of the batch."""
+    a_C, a_G = _rand(2, 3, 4, 5, seed=8), _rand(2, 3, 4, 5, seed=9)
+    per_image = [content_cost(a_C[i], a_G[i]) / content_cost(a_C[i], torch.zeros_like(a_C[i]))
+                 for i in range(2)]
+    torch.testing.assert_close(content_cost(a_C, a_G, normalization="relative"), sum(per_image))
+    a_S = _rand(1, 3, 6, 6, seed=10)
+    expected = sum(layer_style_cost(a_S, a_G[i:i + 1]) / layer_style_cost(a_S, torch.zeros_like(a_G[i:i + 1]))
+                   for i in range(2))
+    torch.testing.assert_close(layer_style_cost(a_S, a_G, normalization="relative"), expected)
+
+
+def test_relative_costs_do_not_depend_on_size_or_scale():
+    """An image twice as large (each value repeated 2 x 2) and activations ten times larger give
+    the same relative costs; the lecture's content cost grows with the area."""
+    a_C, a_G, a_S = _rand(1, 3, 4, 5, seed=11), _rand(1, 3, 4, 5, seed=12), _rand(1, 3, 4, 5, seed=13)
+    up = lambda x: x.repeat_interleave(2, -1).repeat_interleave(2, -2)  # noqa: E731
+    content = lambda c, g: content_cost(c, g, normalization="relative")  # noqa: E731
+    style = lambda s, g: layer_style_cost(s, g, normalization="relative")  # noqa: E731
+    for cost, target in ((content, a_C), (style, a_S)):
+        ref = cost(target, a_G)
+        torch.testing.assert_close(cost(up(target), up(a_G)), ref)
+        torch.testing.assert_close(cost(10 * target, 10 * a_G), ref)
+    assert content_cost(up(a_C), up(a_G)) == pytest.approx(4 * content_cost(a_C, a_G).item())
+
+
+def test_layer_style_cost_formula_and_fast_path_agree():
+    """Without gradients the cost is the formula itself; with them, _GramCost: same value."""
+    a_S, a_G = _rand(1, 4, 5, 6, seed=14), _rand(2, 4, 3, 5, seed=15)
+    for normalization in ("lecture", "relative"):
+        plain = layer_style_cost(a_S, a_G, normalization=normalization)
+        fast = layer_style_cost(a_S, a_G.clone().requires_grad_(), normalization=normalization)
+        torch.testing.assert_close(plain, fast.detach())
+
+
+def test_unknown_normalization():
+    with pytest.raises(ValueError, match="normalization"):
+        content_cost(torch.ones(1, 2, 2), torch.ones(1, 2, 2), normalization="paper")
+    with pytest.raises(ValueError, match="normalization"):
+        layer_style_cost(torch.ones(1, 2, 2), torch.ones(1, 2, 2), normalization="assignment")
