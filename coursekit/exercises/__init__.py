@@ -45,6 +45,7 @@ from coursekit.exercises.style_cost import (
     check_layer_style_cost,
     check_style_cost,
 )
+from coursekit.exercises.train_step import check_train_step
 from coursekit.exercises.visualize import (
     check_receptive_field,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "check_layer_style_cost",
     "check_style_cost",
     "check_total_cost",
+    "check_train_step",
     "check_vgg_preprocess",
     "check_receptive_field",
 ]
