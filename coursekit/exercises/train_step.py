@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.exercises._framework import Case, CheckResult, Mistake, gen, rand, run_check
+from coursekit.exercises.framework import Case, CheckResult, Mistake, gen, rand, run_check
 
 __all__ = ["check_train_step"]
 

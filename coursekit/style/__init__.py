@@ -4,8 +4,8 @@ real ImageNet weights, content/style/total costs, and the transfer loop.
 Modules: ``weights`` (VGG19's layout and pretrained weights), ``vgg`` (the feature extractor),
 ``costs`` (content, Gram, style, total variation), ``config`` (:class:`TransferConfig`),
 ``objective`` (:class:`TransferObjective`, the cost J(G) at one size), ``transfer`` (the
-optimisation loop), ``lbfgs`` and ``graphed`` (L-BFGS without host round trips, recorded in a CUDA graph on a GPU) and
-``color`` (colour preservation).
+optimisation loop), ``lbfgs`` and ``graphed`` (L-BFGS without host round trips, recorded in a
+CUDA graph on a GPU) and ``color`` (colour preservation).
 """
 
 from coursekit.style.color import (
