@@ -172,7 +172,8 @@ def check_train_step(train_step: Callable) -> CheckResult:
         ...         G.clamp_(0, 1)
         ...     return J.item()
         >>> check_train_step(train_step)
-        check_train_step: case 'two steps from a random G' failed — ... hint: call optimizer.zero_grad() at the start of every step ...
+        check_train_step: case 'two steps from a random G' failed — ...
+        hint: call optimizer.zero_grad() at the start of every step ...
         CheckResult(passed=False)
     """
 
@@ -191,7 +192,8 @@ def check_train_step(train_step: Callable) -> CheckResult:
                      Mistake(reference(swap=True), _HINTS["swap"]),
                      Mistake(reference(relative=False), _HINTS["raw"])]
         if (alpha, beta) != (10.0, 40.0):
-            mistakes.append(Mistake(_run(_reference, setup, lr, steps, 10.0, 40.0, True), _HINTS["hard-coded"]))
+            defaults = _run(_reference, setup, lr, steps, 10.0, 40.0, True)
+            mistakes.append(Mistake(defaults, _HINTS["hard-coded"]))
 
         def call(fn, args, kwargs):
             return _run(fn, setup, lr, steps, alpha, beta, pass_weights)

@@ -38,6 +38,7 @@ from coursekit.style.vgg import (
 from coursekit.style.weights import (
     IMAGENET_MEAN_RGB,
     IMAGENET_STD_RGB,
+    VGG19_CONV_SHAPES,
     VGG19_LAYERS,
     VGG_MEAN_BGR,
     load_vgg19_weights,
@@ -65,6 +66,7 @@ __all__ = [
     "IMAGENET_MEAN_RGB",
     "IMAGENET_STD_RGB",
     "VGG19Features",
+    "VGG19_CONV_SHAPES",
     "VGG19_LAYERS",
     "VGG_MEAN_BGR",
     "load_vgg19_weights",

