@@ -78,7 +78,7 @@ class TransferConfig:
     lr: float | None = None
     alpha: float = 10.0
     beta: float = 40.0
-    tv_weight: float = 0.0
+    tv_weight: float = 30.0
     init: str = "content"
     noise_ratio: float = 0.6
     content_layer: str = "relu4_2"
