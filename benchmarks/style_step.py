@@ -5,9 +5,10 @@ a normalisation module, then a copy of VGG19's layers in one ``nn.Sequential`` (
 ReLUs) with separate ``ContentLoss``/``StyleLoss`` modules inserted after the chosen layers and
 the layers after the last loss trimmed off; L-BFGS with the clamp inside the closure. It uses
 the same ImageNet weights, the same layers (content relu4_2; style relu1_1 ... relu5_1), the same
-objective (the loss modules are scaled to the lecture's normalisations and the whole cost divided
-by its first value, as coursekit does, because without that L-BFGS diverges on the 0-255 VGG
-inputs) and the same optimiser. One step = one forward and backward pass (one closure call).
+kind of objective (the loss modules use the lecture's normalisations, coursekit the relative
+costs, which differ by a few C x C operations per layer; both divided by the first value, because
+without that L-BFGS diverges on the 0-255 VGG inputs) and the same optimiser. One step = one
+forward and backward pass (one closure call).
 
 Each implementation runs in a fresh subprocess (so peak memory is its own), alternately, several
 times; the table gives the median per-step time and the peak memory.
