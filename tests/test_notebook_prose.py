@@ -41,10 +41,7 @@ LECTURE_CONSTANTS = {
 # Notebooks that still quote figures their outputs do not show, with those figures: reported as
 # expected failures with the list (and a warning in the summary) until the text is fixed. A
 # figure not listed here fails the test; a notebook whose text is fixed passes and can leave.
-KNOWN: dict[str, set[str]] = {
-    "4_08_cost_function": {"0.53"},
-    "4_09_content_cost": {"0.020", "0.101"},
-}
+KNOWN: dict[str, set[str]] = {}
 
 _LATEX = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$|\\\(.*?\\\)|\\\[.*?\\\]", re.DOTALL)
 _LINKS = re.compile(r"\]\([^)]*\)|https?://\S+|arXiv:\s*\d+\.\d+(?:v\d+)?", re.IGNORECASE)
