@@ -49,22 +49,21 @@ _HINTS = {
 
 
 class _TinyNet(nn.Module):
-    """Two conv layers standing in for VGG19: ``net(G) -> (a_content, {layer: a_style})``."""
+    """Two conv layers standing in for VGG19: ``net(G) -> (a_content, {layer: a_style})``.
+
+    The weights come from a local generator (a check never moves the global RNG)."""
 
     def __init__(self, seed: int, *, trainable: bool = False):
         super().__init__()
         g = gen(seed)
-        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
-        self.conv2 = nn.Conv2d(4, 5, 3, padding=1)
-        with torch.no_grad():
-            for conv in (self.conv1, self.conv2):
-                conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.5)
-                conv.bias.copy_(torch.rand(conv.bias.shape, generator=g) * 0.2)
-        self.requires_grad_(trainable)
+        self.w1 = nn.Parameter(torch.randn(4, 3, 3, 3, generator=g) * 0.5, requires_grad=trainable)
+        self.b1 = nn.Parameter(torch.rand(4, generator=g) * 0.2, requires_grad=trainable)
+        self.w2 = nn.Parameter(torch.randn(5, 4, 3, 3, generator=g) * 0.5, requires_grad=trainable)
+        self.b2 = nn.Parameter(torch.rand(5, generator=g) * 0.2, requires_grad=trainable)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        a1 = F.relu(self.conv1(x))  # (B, 4, H, W)
-        a2 = F.relu(self.conv2(F.avg_pool2d(a1, 2)))  # (B, 5, H/2, W/2)
+        a1 = F.relu(F.conv2d(x, self.w1, self.b1, padding=1))  # (B, 4, H, W)
+        a2 = F.relu(F.conv2d(F.avg_pool2d(a1, 2), self.w2, self.b2, padding=1))  # (B, 5, H/2, W/2)
         return a2, {"layer1": a1, "layer2": a2}
 
 

@@ -17,12 +17,12 @@ import coursekit.exercises as exercises
 CHECKS = [getattr(exercises, name) for name in exercises.__all__ if name.startswith("check_")]
 
 
-def test_all_fourteen_checks_are_exported():
+def test_all_fifteen_checks_are_exported():
     assert sorted(c.__name__ for c in CHECKS) == sorted([
         "check_verify", "check_who_is_it", "check_encoding_distance", "check_triplet_loss",
         "check_chi2_features", "check_vgg_preprocess", "check_receptive_field", "check_total_cost",
         "check_content_cost", "check_gram_matrix", "check_layer_style_cost", "check_style_cost",
-        "check_conv_output_shape", "check_conv1d"])
+        "check_conv_output_shape", "check_conv1d", "check_train_step"])
 
 
 def one_line(check, fn, capsys):
