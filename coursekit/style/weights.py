@@ -152,8 +152,8 @@ def load_vgg19_weights(source: str = "imagenet", *, generator: torch.Generator |
 
     Returns:
         Float32 CPU tensors (fresh copies): weights ``(out, in, 3, 3)`` and biases ``(out,)``.
-        The dequantised ``"imagenet"`` weights are kept in memory after the first call
-        (80 MB, about 0.5 s to rebuild), so building several extractors stays fast.
+        The dequantised ``"imagenet"`` weights are kept in memory after the first call, so
+        building several extractors stays fast.
 
     Example:
         >>> state = load_vgg19_weights()
