@@ -94,7 +94,16 @@ class TransferObjective:
             term = self.layer_weights[name] * self.factors[name] * cost
             costs["style"] = costs["style"] + term if "style" in costs else term
 
+    TERMS = ("content", "style", "tv", "total")
+
     def __call__(self, G: Tensor) -> tuple[Tensor, dict[str, float]]:
+        total, values = self.with_terms(G)
+        used = (self.use_content, self.use_style, True, True)
+        return total, {k: v for k, v, on in zip(self.TERMS, values.tolist(), used) if on}
+
+    def with_terms(self, G: Tensor) -> tuple[Tensor, Tensor]:
+        """``(J, terms)`` with ``terms`` a ``(4,)`` tensor in the order of :attr:`TERMS` (NaN for a
+        term that is off), read back to no host: what a CUDA-graph step records."""
         costs: dict[str, Tensor] = {}
         if isinstance(self.extractor, VGG19Features) and self.layers:
             # each cost is built right after its layer: see VGG19Features.forward's on_layer
@@ -103,21 +112,22 @@ class TransferObjective:
             feats = self.extractor(G, self.layers)
             for name in self.layers:
                 self._layer_costs(name, feats[name], costs)
-        cfg, terms = self.config, {}
+        cfg = self.config
+        nan = G.new_full((), float("nan"))
         total = G.new_zeros(())
+        content = style = nan
         if self.use_content:
             total = total + cfg.alpha * costs["content"]
-            terms["content"] = costs["content"].item()
+            content = costs["content"].detach()
         if self.use_style:  # J_style = Σ_l λ_l J_style^l, the blend offset added for the record
             total = total + cfg.beta * costs["style"]
             offset = sum(lam * self.offsets[n] for n, lam in self.layer_weights.items())
-            terms["style"] = costs["style"].item() + offset
+            style = costs["style"].detach() + offset
         if cfg.tv_weight > 0:
             tv = total_variation(G, reduction="mean")
             total = total + cfg.tv_weight * tv
         else:  # reported, but off the graph
             with torch.no_grad():
                 tv = total_variation(G, reduction="mean")
-        terms["tv"] = tv.item()
-        terms["total"] = total.item()
+        terms = torch.stack([content.float(), style.float(), tv.detach().float(), total.detach().float()])
         return total, terms

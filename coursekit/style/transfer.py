@@ -30,6 +30,7 @@ from coursekit.images import resize_image
 from coursekit.runtime import get_device
 from coursekit.style.color import match_luminance, rgb_to_yiq, yiq_to_rgb
 from coursekit.style.config import TransferConfig
+from coursekit.style.graphed import lbfgs_steps
 from coursekit.style.objective import TransferObjective
 from coursekit.style.vgg import VGG19Features, vgg19_features
 
@@ -104,6 +105,29 @@ def _closure(opt: torch.optim.Optimizer, objective: TransferObjective, G: Tensor
         return loss.detach() / scale[0]
 
     return closure
+
+
+def _on_gpu(G: Tensor) -> bool:
+    return G.is_cuda
+
+
+def _lbfgs_on_cuda(objective, G, config, lr, step, history, snapshots, bar) -> int:
+    """L-BFGS on a GPU: :func:`~coursekit.style.graphed.lbfgs_steps` (one CUDA-graph replay per
+    step, the steps of ``torch.optim.LBFGS`` with the clamped step). Returns the step count."""
+
+    def after_step(i: int) -> None:
+        n = step + i
+        if config.snapshot_every and (n % config.snapshot_every == 0 or n == config.steps_total):
+            snapshots.append((n, G[0].detach().clone()))
+        bar.update(1)
+
+    rows = lbfgs_steps(objective.with_terms, G, num_steps=config.num_steps, lr=lr,
+                       after_step=after_step)
+    for row in rows.tolist():
+        for key, value in zip(objective.TERMS, row):
+            if value == value:  # NaN: the term is off
+                history[key].append(value)
+    return step + config.num_steps
 
 
 def _recolor(luminance: Tensor, content: Tensor) -> Tensor:
@@ -229,9 +253,12 @@ def style_transfer(
             G = F.interpolate(G.detach(), size=shape, mode="bilinear", align_corners=False)
         G = G.contiguous().requires_grad_(True)
         lr = config.lr if config.lr is not None else _DEFAULT_LR[config.optimizer]
+        if config.optimizer == "lbfgs" and _on_gpu(G):  # the same steps, without host round trips
+            step = _lbfgs_on_cuda(objective, G, config, lr, step, history, snapshots, bar)
+            continue
         if config.optimizer == "adam":
             opt = torch.optim.Adam([G], lr=lr)
-        else:  # one function evaluation per step; the curvature history carries over
+        else:  # one function evaluation per step
             opt = torch.optim.LBFGS([G], lr=lr, max_iter=1)
         terms: dict[str, float] = {}
         closure = _closure(opt, objective, G, terms)

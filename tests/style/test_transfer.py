@@ -174,3 +174,21 @@ def test_lbfgs_records_the_clamped_step():
         torch.testing.assert_close(state["d"] * state["t"], G.detach() - before)
     assert not torch.allclose(proposed, G.detach() - before)  # the clamp did change the step
     torch.testing.assert_close(G.detach(), torch.tensor([1.0, 0.0, 0.5, 0.8]))
+
+
+def test_gpu_lbfgs_path_takes_the_steps_of_torch_lbfgs(net, monkeypatch):
+    """The CUDA path (CompactLBFGS, one graph replay per step) computes what torch.optim.LBFGS
+    computes; on the CPU it runs eagerly, so it can be compared here."""
+    from coursekit.style import transfer
+
+    cfg = _cfg(num_steps=6, snapshot_every=3)
+    ref = style_transfer(_image(0), _image(1), cfg, extractor=net, progress=False)
+    monkeypatch.setattr(transfer, "_on_gpu", lambda G: True)
+    got = style_transfer(_image(0), _image(1), cfg, extractor=net, progress=False)
+    assert got.history.keys() == ref.history.keys()
+    for key in ref.history:
+        assert len(got.history[key]) == len(ref.history[key])
+        torch.testing.assert_close(torch.tensor(got.history[key]), torch.tensor(ref.history[key]),
+                                   rtol=1e-5, atol=1e-7)
+    assert [s for s, _ in got.snapshots] == [s for s, _ in ref.snapshots]
+    torch.testing.assert_close(got.image, ref.image, rtol=0, atol=1e-5)
