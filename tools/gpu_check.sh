@@ -12,6 +12,7 @@
 #   --data DIR  the course data (default: $COURSEKIT_DATA, else ../shared/data, else .gpudata/data)
 #   --models DIR  dlib's model files (.dat or .dat.xz) to use when face_recognition_models is not
 #               installed (default: .gpumodels when present): they become a stand-in package
+#   --notebooks "A B ..."  the notebooks to run, in this order (default: all, 4.01 first)
 #   --minutes N the whole run's budget (default 8): each step gets a share and is cut at it; what
 #               did not fit is named in summary.txt
 #
@@ -23,7 +24,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-DRY=0; MINUTES=8; WHEELS=""; DATA=""; MODELS=""; RESULTS="${OUT:-build/gpu_check}"
+DRY=0; MINUTES=8; WHEELS=""; DATA=""; MODELS=""; ORDER=""; RESULTS="${OUT:-build/gpu_check}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
     --wheels) WHEELS="$2"; shift ;;
     --data) DATA="$2"; shift ;;
     --models) MODELS="$2"; shift ;;
+    --notebooks) ORDER="$2"; shift ;;
     --minutes) MINUTES="$2"; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "gpu_check: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -124,7 +126,7 @@ fi
 DEV=$([ "$CUDA" = 1 ] && echo cuda || echo cpu)
 
 # ---- 2. tests on CUDA -------------------------------------------------------------------------
-T=$(share 35)
+T=$(share 30)
 if [ $DRY = 1 ]; then
   TESTS=(tests/test_runtime.py tests/face/test_distances.py); XDIST=()
 else
@@ -139,7 +141,7 @@ say "tests: exit $rc in $(( $(date +%s) - t0 )) s (limit $T s): $(tail -n 1 "$RE
 grep '^FAILED' "$RESULTS/tests.log" | head -n 40 | sed 's/^/  /' | tee -a "$SUMMARY"
 
 # ---- 3. CUDA benchmarks -----------------------------------------------------------------------
-T=$(share 35)
+T=$(share 40)
 t0=$(date +%s)
 {
   if [ $DRY = 1 ]; then
@@ -164,6 +166,7 @@ say "benchmarks: $(( $(date +%s) - t0 )) s (limit $T s); $(grep -c '^|' "$RESULT
 
 # ---- 4. notebooks, one at a time, GPU budget ---------------------------------------------------
 NBS=(notebooks/4_*.ipynb)
+[ -n "$ORDER" ] && read -r -a NBS <<<"$ORDER"
 [ $DRY = 1 ] && NBS=(notebooks/4_09_content_cost.ipynb)
 export COURSEKIT_BUDGET=$([ $DRY = 1 ] && echo cpu || echo gpu)
 WORK=$(mktemp -d)
