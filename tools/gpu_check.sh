@@ -134,11 +134,14 @@ else
   "$PY" -c "import xdist" 2>/dev/null && XDIST=(-n "$(( CORES / 2 > 1 ? CORES / 2 : 1 ))") || XDIST=()
 fi
 t0=$(date +%s)
-OMP_NUM_THREADS=2 timeout "$T" "$PY" -m pytest -q -rf "${XDIST[@]}" --junitxml="$RESULTS/junit.xml" \
-  -o junit_family=xunit1 "${TESTS[@]}" >"$RESULTS/tests.log" 2>&1
+# -v: one line per test as it ends, so the failures are named even when the time share cuts
+# the run before pytest's summary (and its JUnit file) is written
+OMP_NUM_THREADS=2 timeout "$T" "$PY" -m pytest -v -rf "${XDIST[@]}" --junitxml="$RESULTS/junit.xml" \
+  -o junit_family=xunit1 -p no:benchmark "${TESTS[@]}" >"$RESULTS/tests.log" 2>&1
 rc=$?
-say "tests: exit $rc in $(( $(date +%s) - t0 )) s (limit $T s): $(tail -n 1 "$RESULTS/tests.log")"
-grep '^FAILED' "$RESULTS/tests.log" | head -n 40 | sed 's/^/  /' | tee -a "$SUMMARY"
+say "tests: exit $rc in $(( $(date +%s) - t0 )) s (limit $T s): $(grep -c ' PASSED' "$RESULTS/tests.log") passed, \
+$(grep -c ' FAILED' "$RESULTS/tests.log") failed, $(grep -c ' SKIPPED' "$RESULTS/tests.log") skipped so far"
+grep -E ' (FAILED|ERROR) ' "$RESULTS/tests.log" | grep -v '^FAILED' | head -n 40 | sed 's/^/  /' | tee -a "$SUMMARY"
 
 # ---- 3. CUDA benchmarks -----------------------------------------------------------------------
 T=$(share 40)
