@@ -14,19 +14,12 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-from conv_speed import SHAPES
+from conv_speed import SHAPES, forward_backward
 from timing import median_seconds
 
 from coursekit.conv import convnd
 
 TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
-
-def _fwd_bwd(conv, x, w, kwargs):
-    def run():
-        xg, wg = x.detach().requires_grad_(), w.detach().requires_grad_()
-        conv(xg, wg, **kwargs).sum().backward()
-    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         ref = TORCH_CONV[x.dim() - 2]
         f_m = median_seconds(lambda: convnd(x, w, **kwargs), args.repeats, dev)  # noqa: B023
         f_r = median_seconds(lambda: ref(x, w, **kwargs), args.repeats, dev)  # noqa: B023
-        b_m = median_seconds(_fwd_bwd(convnd, x, w, kwargs), args.repeats, dev)
-        b_r = median_seconds(_fwd_bwd(ref, x, w, kwargs), args.repeats, dev)
+        b_m = median_seconds(forward_backward(convnd, x, w, kwargs), args.repeats, dev)
+        b_r = median_seconds(forward_backward(ref, x, w, kwargs), args.repeats, dev)
         print(f"| {label} | {f_m * 1e3:.3f} | {f_r * 1e3:.3f} | {f_m / f_r:.2f} "
               f"| {b_m * 1e3:.3f} | {b_r * 1e3:.3f} | {b_m / b_r:.2f} |", flush=True)
     return 0

@@ -49,7 +49,7 @@ def _paired_times(mine, ref, repeats: int) -> tuple[float, float, float]:
     return statistics.median(mine_s), statistics.median(ref_s), min(mine_s) / min(ref_s)
 
 
-def _forward_backward(conv, x, w, kwargs):
+def forward_backward(conv, x, w, kwargs):
     def run():
         xg, wg = x.detach().requires_grad_(), w.detach().requires_grad_()
         conv(xg, wg, **kwargs).sum().backward()
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         err = (convnd(x, w, **kwargs) - ref(x, w, **kwargs)).abs().max().item()
         t_mine, t_ref, best = _paired_times(lambda: convnd(x, w, **kwargs),  # noqa: B023
                                             lambda: ref(x, w, **kwargs), args.repeats)  # noqa: B023
-        tb_mine, tb_ref, best_b = _paired_times(_forward_backward(convnd, x, w, kwargs),
-                                                _forward_backward(ref, x, w, kwargs), args.repeats)
+        tb_mine, tb_ref, best_b = _paired_times(forward_backward(convnd, x, w, kwargs),
+                                                forward_backward(ref, x, w, kwargs), args.repeats)
         rows.append((label, xs, ws, kwargs, t_mine, t_ref, tb_mine, tb_ref, best, best_b, err))
         print(f"{label}: fwd {t_mine * 1e3:.1f} vs {t_ref * 1e3:.1f} ms ({t_mine / t_ref:.1f}x, "
               f"best {best:.1f}x), "
