@@ -133,9 +133,9 @@ def register(subparsers) -> None:
                    help="VGG19 weights: imagenet (offline, default), torchvision (downloads if "
                         "not cached); random is for tests only")
     p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
-                   help="bfloat16: VGG19 after its first layer in bfloat16, ~0.6x the time per "
-                        "step; auto (default): bfloat16 where the device has it natively "
-                        "(CPUs with AVX512-BF16 or AMX, recent GPUs), else float32")
+                   help="bfloat16: VGG19 after its first layer in bfloat16, faster where the "
+                        "hardware multiplies bfloat16; auto (default): bfloat16 where the device "
+                        "has it natively (CPUs with AVX512-BF16 or AMX, recent GPUs), else float32")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (auto)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the initial noise (0)")
     p.add_argument("--json", action="store_true",
