@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -205,17 +206,39 @@ def _precision(args: argparse.Namespace) -> str:
     return "bfloat16" if native_bfloat16(args.device) else "float32"
 
 
+# The TransferConfig field each option sets: the config's one validation names fields, and a
+# command-line user must read the option they typed.
+_OPTION_OF_FIELD = {
+    "size": "--size", "num_steps": "--steps", "optimizer": "--optimizer", "lr": "--lr",
+    "alpha": "--alpha", "beta": "--beta", "tv_weight": "--tv", "init": "--init",
+    "content_layer": "--content-layer", "style_layers": "--style-layers",
+    "style_layer_weights": "--style-weights", "style_blend": "--blend", "scales": "--scales",
+    "pooling": "--pooling", "weights": "--weights", "precision": "--precision",
+}
+
+
+def _as_option_error(err: ValueError) -> ValueError:
+    """``err`` with the option that sets the field it names in front, e.g. ``--blend: ...``."""
+    message = str(err)
+    found = [(m.start(), option) for field, option in _OPTION_OF_FIELD.items()
+             if (m := re.search(rf"\b{field}\b", message))]
+    return ValueError(f"{min(found)[1]}: {message}") if found else err  # the field named first
+
+
 def _build_config(args: argparse.Namespace):
     from coursekit.style.config import TransferConfig
 
-    return TransferConfig(
-        size=args.size, num_steps=args.steps, optimizer=args.optimizer, lr=args.lr,
-        alpha=args.alpha, beta=args.beta, tv_weight=args.tv, init=args.init,
-        content_layer=args.content_layer, style_layers=args.style_layers,
-        style_layer_weights=args.style_weights,
-        style_blend=args.blend, preserve_colors=args.preserve_colors, scales=args.scales,
-        pooling=args.pooling, weights=args.weights, precision=_precision(args),
-    )
+    try:
+        return TransferConfig(
+            size=args.size, num_steps=args.steps, optimizer=args.optimizer, lr=args.lr,
+            alpha=args.alpha, beta=args.beta, tv_weight=args.tv, init=args.init,
+            content_layer=args.content_layer, style_layers=args.style_layers,
+            style_layer_weights=args.style_weights,
+            style_blend=args.blend, preserve_colors=args.preserve_colors, scales=args.scales,
+            pooling=args.pooling, weights=args.weights, precision=_precision(args),
+        )
+    except ValueError as err:
+        raise _as_option_error(err) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -246,7 +269,10 @@ def run(args: argparse.Namespace) -> int:
     config = _build_config(args)
     content = load_image(args.content)
     styles = [load_image(p) for p in args.styles]
-    config.check(tuple(content.shape[-2:]), len(styles))  # the run's one check, before any work
+    try:  # the run's one check, before any work
+        config.check(tuple(content.shape[-2:]), len(styles))
+    except ValueError as err:
+        raise _as_option_error(err) from None
     device = get_device(args.device)
     _check_memory(config, tuple(content.shape[-2:]), device)
     if device.type == "cuda":  # one input shape per scale: let cuDNN pick its fastest kernels
