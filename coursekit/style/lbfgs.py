@@ -102,22 +102,23 @@ class CompactLBFGS:
         """Store the pair (s, y) in the next slot, if it is not the first step and s·y > 1e-10."""
         sy = (s @ y).double()
         keep = (~self.first) & (sy > 1e-10)
-        slot = self.ptr
-        s_new = torch.where(keep, s, self.S[slot])  # (N,): unchanged where the pair is dropped
-        y_new = torch.where(keep, y, self.Y[slot])
-        self.S.index_copy_(0, slot.view(1), s_new.view(1, -1))
-        self.Y.index_copy_(0, slot.view(1), y_new.view(1, -1))
+        slot = self.ptr.view(1)  # (1,): never index with the 0-dim ``ptr``, ``S[ptr]`` reads it
+        # back to the host (``.item()``), which a CUDA graph cannot record
+        s_new = torch.where(keep, s, self.S.index_select(0, slot).view(-1))  # (N,): unchanged
+        y_new = torch.where(keep, y, self.Y.index_select(0, slot).view(-1))  # if the pair is dropped
+        self.S.index_copy_(0, slot, s_new.view(1, -1))
+        self.Y.index_copy_(0, slot, y_new.view(1, -1))
         col_sy = (self.S @ y_new).double()  # (m,): s_i . y_new
         row_sy = (self.Y @ s_new).double()  # (m,): s_new . y_j
         col_yy = (self.Y @ y_new).double()  # (m,): y_i . y_new
-        self.SY.index_copy_(1, slot.view(1), col_sy.view(-1, 1))
-        self.SY.index_copy_(0, slot.view(1), row_sy.view(1, -1))
-        self.YY.index_copy_(1, slot.view(1), col_yy.view(-1, 1))
-        self.YY.index_copy_(0, slot.view(1), col_yy.view(1, -1))
-        yy = col_yy[slot]
+        self.SY.index_copy_(1, slot, col_sy.view(-1, 1))
+        self.SY.index_copy_(0, slot, row_sy.view(1, -1))
+        self.YY.index_copy_(1, slot, col_yy.view(-1, 1))
+        self.YY.index_copy_(0, slot, col_yy.view(1, -1))
+        yy = col_yy.index_select(0, slot).view(())
         self.gamma.copy_(torch.where(keep, sy / yy, self.gamma))
-        self.filled.copy_(self.filled | (keep & (self._arange == slot)))
-        self.ptr.copy_(torch.where(keep, (slot + 1) % self.m, slot))
+        self.filled.copy_(self.filled | (keep & (self._arange == self.ptr)))
+        self.ptr.copy_(torch.where(keep, (self.ptr + 1) % self.m, self.ptr))
 
     def _inverse_hessian_times(self, g: Tensor) -> Tensor:
         """H g by the compact representation (module docstring); H = I before any pair."""
