@@ -24,7 +24,7 @@ from coursekit.style.costs import (
     total_cost,
     total_variation,
 )
-from coursekit.style.graphed import lbfgs_steps
+from coursekit.style.graphed import StepsReport, lbfgs_steps
 from coursekit.style.lbfgs import CompactLBFGS
 from coursekit.style.objective import TransferObjective
 from coursekit.style.transfer import TransferResult, style_transfer
@@ -63,6 +63,7 @@ __all__ = [
     "style_transfer",
     "CompactLBFGS",
     "lbfgs_steps",
+    "StepsReport",
     "IMAGENET_MEAN_RGB",
     "IMAGENET_STD_RGB",
     "VGG19Features",

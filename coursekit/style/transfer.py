@@ -30,7 +30,7 @@ from coursekit.images import resize_image
 from coursekit.runtime import get_device
 from coursekit.style.color import match_luminance, rgb_to_yiq, yiq_to_rgb
 from coursekit.style.config import TransferConfig
-from coursekit.style.graphed import lbfgs_steps
+from coursekit.style.graphed import StepsReport, lbfgs_steps
 from coursekit.style.objective import TransferObjective
 from coursekit.style.vgg import VGG19Features, vgg19_features
 
@@ -49,6 +49,9 @@ class TransferResult:
             (relative J_style), ``"tv"`` (mean) and ``"total"`` (the weighted sum minimised).
             A term that is off (no content image, or ``beta=0``/no style) has an empty list.
         snapshots: ``(step, image (3, H, W))`` pairs, from step 0 (the initial G) on.
+        step_reports: for L-BFGS on CUDA, one :class:`~coursekit.style.graphed.StepsReport`
+            per image size: whether the steps ran as CUDA-graph replays or one by one (and
+            why), with their device times and memory. Empty elsewhere.
 
     Example:
         >>> r = TransferResult(torch.rand(3, 8, 8), {"content": [2.0, 0.5], "style": [],
@@ -60,6 +63,7 @@ class TransferResult:
     image: Tensor
     history: dict[str, list[float]] = field(default_factory=dict)
     snapshots: list[tuple[int, Tensor]] = field(default_factory=list)
+    step_reports: list[StepsReport] = field(default_factory=list)
 
 
 def _check_rgb(image: Tensor, name: str) -> Tensor:
@@ -111,9 +115,10 @@ def _on_gpu(G: Tensor) -> bool:
     return G.is_cuda
 
 
-def _lbfgs_on_cuda(objective, G, config, lr, step, history, snapshots, bar) -> int:
+def _lbfgs_on_cuda(objective, G, config, lr, step, history, snapshots, bar, reports) -> int:
     """L-BFGS on a GPU: :func:`~coursekit.style.graphed.lbfgs_steps` (one CUDA-graph replay per
-    step, the steps of ``torch.optim.LBFGS`` with the clamped step). Returns the step count."""
+    step, the steps of ``torch.optim.LBFGS`` with the clamped step); its report is appended to
+    ``reports``. Returns the step count."""
 
     def after_step(i: int) -> None:
         n = step + i
@@ -121,8 +126,9 @@ def _lbfgs_on_cuda(objective, G, config, lr, step, history, snapshots, bar) -> i
             snapshots.append((n, G[0].detach().clone()))
         bar.update(1)
 
-    rows = lbfgs_steps(objective.with_terms, G, num_steps=config.num_steps, lr=lr,
-                       after_step=after_step)
+    rows, report = lbfgs_steps(objective.with_terms, G, num_steps=config.num_steps, lr=lr,
+                               after_step=after_step)
+    reports.append(report)
     for row in rows.tolist():
         for key, value in zip(objective.TERMS, row):
             if value == value:  # NaN: the term is off
@@ -241,6 +247,7 @@ def style_transfer(
 
     history: dict[str, list[float]] = {"content": [], "style": [], "tv": [], "total": []}
     snapshots: list[tuple[int, Tensor]] = []
+    reports: list[StepsReport] = []
     G, step = None, 0
     bar = tqdm(total=config.steps_total, desc="style transfer", disable=not progress, leave=False)
     for shape in shapes:
@@ -254,7 +261,8 @@ def style_transfer(
         G = G.contiguous().requires_grad_(True)
         lr = config.lr if config.lr is not None else _DEFAULT_LR[config.optimizer]
         if config.optimizer == "lbfgs" and _on_gpu(G):  # the same steps, without host round trips
-            step = _lbfgs_on_cuda(objective, G, config, lr, step, history, snapshots, bar)
+            step = _lbfgs_on_cuda(objective, G, config, lr, step, history, snapshots, bar,
+                                  reports)
             continue
         if config.optimizer == "adam":
             opt = torch.optim.Adam([G], lr=lr)
@@ -288,4 +296,5 @@ def style_transfer(
         snapshots = [(s, _recolor(x, color)) for s, x in snapshots]
     return TransferResult(image=image.to(out_device),
                           history=history,
-                          snapshots=[(s, x.to(out_device)) for s, x in snapshots])
+                          snapshots=[(s, x.to(out_device)) for s, x in snapshots],
+                          step_reports=reports)

@@ -101,3 +101,32 @@ class TestCompactLBFGS:
             CompactLBFGS(torch.zeros(2, 2))
         with pytest.raises(ValueError, match="shape"):
             CompactLBFGS(torch.zeros(3)).step(torch.zeros(4))
+
+    def test_state_holds_as_many_vectors_as_torch_lbfgs(self):
+        """Memory by construction: after k steps torch.optim.LBFGS holds k - 1 pairs (s, y), its
+        direction and its previous gradient; CompactLBFGS sized for those k - 1 pairs holds as
+        many (N,) vectors (its pairs, the previous x and gradient), plus (m, m) float64 tables."""
+        n, steps = 500, 9
+        f, x0 = _problem(n, seed=2)
+
+        def vectors(tensors):  # the state's tensors of N elements or more, in units of (N,)
+            return sum(t.numel() // n for t in tensors if isinstance(t, torch.Tensor) and t.numel() >= n)
+
+        x = x0.clone().requires_grad_()
+        ref = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=100)
+        for _ in range(steps):
+            def closure():
+                ref.zero_grad()
+                loss = f(x)
+                loss.backward()
+                return loss
+            ref.step(closure)
+        state = ref.state[x]
+        ref_vectors = vectors([*state["old_dirs"], *state["old_stps"], state["d"],
+                               state["prev_flat_grad"]])
+
+        opt = CompactLBFGS(x0.clone(), history_size=steps - 1)  # lbfgs_steps' size for `steps`
+        mine = vectors(t for t in vars(opt).values() if isinstance(t, torch.Tensor) and t is not opt.x)
+        assert ref_vectors == mine == 2 * (steps - 1) + 2
+        tables = sum(t.numel() for t in (opt.SY, opt.YY))
+        assert tables == 2 * (steps - 1) ** 2 < n  # under one vector here; (m, m) for any N

@@ -176,15 +176,25 @@ def test_lbfgs_records_the_clamped_step():
     torch.testing.assert_close(G.detach(), torch.tensor([1.0, 0.0, 0.5, 0.8]))
 
 
-def test_gpu_lbfgs_path_takes_the_steps_of_torch_lbfgs(net, monkeypatch):
+@pytest.mark.parametrize("graph", ["eager", "emulated graph"])
+def test_gpu_lbfgs_path_takes_the_steps_of_torch_lbfgs(net, monkeypatch, emulated_graph, graph):
     """The CUDA path (CompactLBFGS, one graph replay per step) computes what torch.optim.LBFGS
-    computes; on the CPU it runs eagerly, so it can be compared here."""
-    from coursekit.style import transfer
+    computes; on the CPU it runs eagerly or through an emulated graph (conftest.EmulatedGraph),
+    so it can be compared here, and its report says which."""
+    from coursekit.style import graphed, transfer
 
     cfg = _cfg(num_steps=6, snapshot_every=3)
     ref = style_transfer(_image(0), _image(1), cfg, extractor=net, progress=False)
+    assert ref.step_reports == []  # torch.optim.LBFGS: no report
     monkeypatch.setattr(transfer, "_on_gpu", lambda G: True)
+    if graph == "eager":
+        monkeypatch.setattr(graphed, "_new_graph", lambda device: None)
     got = style_transfer(_image(0), _image(1), cfg, extractor=net, progress=False)
+    (report,) = got.step_reports
+    if graph == "eager":
+        assert (report.path, report.eager_steps, report.replays) == ("eager", 6, 0)
+    else:
+        assert (report.path, report.eager_steps, report.replays) == ("cuda_graph", 3, 3)
     assert got.history.keys() == ref.history.keys()
     for key in ref.history:
         assert len(got.history[key]) == len(ref.history[key])
