@@ -11,7 +11,12 @@ without that L-BFGS diverges on the 0-255 VGG inputs) and the same optimiser. On
 forward and backward pass (one closure call).
 
 Each implementation runs in a fresh subprocess (so peak memory is its own), alternately, several
-times; the table gives the median per-step time and the peak memory.
+times; the table gives the median per-step time and the peak memory. On CUDA each coursekit round
+also prints the path its L-BFGS took (``TransferResult.step_reports``: the CUDA graph recorded and
+replayed, or eager steps with the reason), the replays alone in ms/step (device time after the
+warm-up and the recording, the steady state) and the CUDA allocator's counters at each phase;
+after the table, whether every round replayed the graph, the replays' median against the
+reference's per-step time, and the peak CUDA memory allocated and reserved on both sides.
 
     python benchmarks/style_step.py                  # CPU, 256 px, 40 timed steps, 3 rounds
     python benchmarks/style_step.py --device cuda --steps 50
@@ -133,7 +138,7 @@ def run_reference(net, content, style, steps, alpha, beta):
         optimizer.step(closure)
     with torch.no_grad():
         input_img.clamp_(0, 1)
-    return run[0]
+    return run[0], []
 
 
 def run_coursekit(net, content, style, steps, alpha, beta, precision="float32"):
@@ -141,8 +146,8 @@ def run_coursekit(net, content, style, steps, alpha, beta, precision="float32"):
 
     cfg = TransferConfig(size=max(content.shape[-2:]), num_steps=steps, alpha=alpha, beta=beta,
                          init="content", precision=precision)
-    style_transfer(content[0], style[0], cfg, extractor=net, progress=False)
-    return steps
+    result = style_transfer(content[0], style[0], cfg, extractor=net, progress=False)
+    return steps, result.step_reports  # on CUDA: the path lbfgs_steps took, its times, memory
 
 
 def _status_kb(field: str) -> int:
@@ -230,21 +235,32 @@ def measure(which: str, size: int, steps: int, warmup: int, device: str,
         if dev.type == "cuda":
             torch.cuda.synchronize()
         t, c = time.perf_counter(), time.process_time()
-        done = fn(net, content, style, n, alpha, beta)
+        done, reports = fn(net, content, style, n, alpha, beta)
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - t, time.process_time() - c, done
+        return time.perf_counter() - t, time.process_time() - c, done, reports
 
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     rss0 = _reset_peak_rss()  # after loading weights and images: count the run only
     timed(warmup)  # a first run, untimed: allocator and oneDNN caches warm up
-    wall, cpu, n = timed(steps)  # both include their setup: two forward passes for the targets
+    wall, cpu, n, reports = timed(steps)  # both include their setup: two target forward passes
     out = {"which": which, "s_per_step": wall / n, "cpu_s_per_step": cpu / n, "steps": n,
            "peak_rss_mb": _status_kb("VmHWM") / 1024,
            "run_peak_mb": (_status_kb("VmHWM") - rss0) / 1024, "threads": torch.get_num_threads()}
+    if which == "coursekit":
+        # which path the timed run took: CUDA-graph replays (with the replays' own device time,
+        # after warm-up and recording) or eager steps, with the reason
+        out["path"] = "; ".join(r.summary() for r in reports) or (
+            "torch.optim.LBFGS (no lbfgs_steps report off CUDA)")
+        out["graph"] = all(r.path == "cuda_graph" for r in reports) and bool(reports)
+        replay = [r.replay_ms_per_step for r in reports if r.replay_ms_per_step is not None]
+        out["replay_ms_per_step"] = replay[0] if len(replay) == 1 else None
+        out["memory_phases_mb"] = {phase: {k: v / 2**20 for k, v in c.items()}
+                                   for r in reports for phase, c in r.memory.items()}
     if dev.type == "cuda":
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        out["peak_cuda_reserved_mb"] = torch.cuda.max_memory_reserved() / 2**20
     out["step_tensor_peak_mb"] = step_tensor_peak_mb(which, net, content, style, alpha, beta,
                                                      precision)
     return out
@@ -281,8 +297,15 @@ def main() -> None:
                   f"({res['cpu_s_per_step'] * 1000:.0f} ms CPU time)  "
                   f"peak RSS {res['peak_rss_mb']:6.0f} MB (run: +{res['run_peak_mb']:.0f} MB)  "
                   f"step tensor peak {res['step_tensor_peak_mb']:.1f} MB"
-                  + (f"  peak CUDA {res['peak_cuda_mb']:.0f} MB" if "peak_cuda_mb" in res else ""),
+                  + (f"  peak CUDA {res['peak_cuda_mb']:.0f} MB allocated, "
+                     f"{res['peak_cuda_reserved_mb']:.0f} MB reserved" if "peak_cuda_mb" in res else ""),
                   flush=True)
+            if which == "coursekit":
+                print(f"    coursekit path: {res['path']}", flush=True)
+                for phase, c in res["memory_phases_mb"].items():
+                    print(f"    coursekit memory at {phase:8s}: allocated {c['allocated']:7.1f} MB, "
+                          f"peak so far {c['peak']:7.1f} MB, reserved {c['reserved']:7.1f} MB",
+                          flush=True)
     med = {k: statistics.median(r["s_per_step"] for r in v) for k, v in results.items()}
     cpu = {k: statistics.median(r["cpu_s_per_step"] for r in v) for k, v in results.items()}
     mem = {k: max(r.get("peak_cuda_mb", r["run_peak_mb"]) for r in v) for k, v in results.items()}
@@ -303,6 +326,24 @@ def main() -> None:
         ratios = [c[key] / r[key] for c, r in pairs]
         print(f"per-round ratio, {label}: " + ", ".join(f"{x:.2f}" for x in ratios)
               + f" (median {statistics.median(ratios):.2f})")
+    paths = [r["path"] for r in results["coursekit"]]
+    graph = all(r["graph"] for r in results["coursekit"])
+    print("coursekit path: " + ("CUDA graph recorded and replayed" if graph
+                                else "NOT the CUDA graph in every round")
+          + f" ({len(paths)} rounds; first: {paths[0]})")
+    replay = [r["replay_ms_per_step"] for r in results["coursekit"] if r["replay_ms_per_step"]]
+    if replay:
+        # the reference's per-step time includes its setup (two forward passes for the targets)
+        ref_ms = med["reference"] * 1000
+        print(f"coursekit replays alone: median {statistics.median(replay):.2f} ms/step "
+              f"(rounds {', '.join(f'{x:.2f}' for x in replay)}) = "
+              f"{statistics.median(replay) / ref_ms:.2f}x the reference's {ref_ms:.2f} ms/step")
+    if args.device.startswith("cuda"):
+        reserved = {k: max(r["peak_cuda_reserved_mb"] for r in v) for k, v in results.items()}
+        print(f"peak CUDA MB, reference / coursekit: allocated {mem['reference']:.0f} / "
+              f"{mem['coursekit']:.0f}, reserved {reserved['reference']:.0f} / "
+              f"{reserved['coursekit']:.0f} (a graph's pool is reserved, not allocated, after "
+              "recording)")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@
 #               did not fit is named in summary.txt
 #
 # Results (at most eight files, for the device tool): summary.txt (one line per step, with times
-# and failures), env.txt, tests.log + junit.xml (failures named with -rf), notebooks.log (seconds
-# and status per notebook), bench.log (style step at 256/512 px, face encoding and training,
-# convnd vs torch), notebooks.tar.gz (the executed notebooks).
+# and failures, and the style probe's answers), env.txt, tests.log + junit.xml (failures named
+# with -rf), notebooks.log (seconds and status per notebook), bench.log (the style-graph probe:
+# CUDA graph recorded or not, replays alone, memory by phase; style step at 512/256 px against
+# the reference, with the path each round took; face encoding and training; convnd vs torch),
+# notebooks.tar.gz (the executed notebooks).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -125,6 +127,16 @@ if [ "$CUDA" != 1 ] && [ $DRY = 0 ]; then
 fi
 DEV=$([ "$CUDA" = 1 ] && echo cuda || echo cpu)
 
+# ---- 1b. style graph probe: does L-BFGS record as a CUDA graph, what does a replay cost --------
+# First and short, so that the answer is in summary.txt whatever the later steps' shares cut.
+t0=$(date +%s)
+PROBE=$([ $DRY = 1 ] && echo "--size 64 --steps 6" || echo "--size 512 --steps 30")
+# shellcheck disable=SC2086
+timeout 150 "$PY" benchmarks/style_graph.py --device "$DEV" $PROBE >"$RESULTS/bench.log" 2>&1
+rc=$?
+say "style graph probe: exit $rc in $(( $(date +%s) - t0 )) s"
+grep -E '^(style |.*Warning)' "$RESULTS/bench.log" | head -n 12 | sed 's/^/  /' | tee -a "$SUMMARY"
+
 # ---- 2. tests on CUDA -------------------------------------------------------------------------
 T=$(share 30)
 if [ $DRY = 1 ]; then
@@ -150,7 +162,7 @@ t0=$(date +%s)
   if [ $DRY = 1 ]; then
     STYLE=(--steps 2 --warmup 1 --rounds 1); SIZES=(64); FACE=(--repeats 1 --batch 16)
   else
-    STYLE=(--steps 60 --warmup 5 --rounds 2); SIZES=(256 512); FACE=(--repeats 5 --batch 1024)
+    STYLE=(--steps 60 --warmup 5 --rounds 2); SIZES=(512 256); FACE=(--repeats 5 --batch 1024)
   fi
   for size in "${SIZES[@]}"; do
     echo "## style step, $size px, $DEV"
@@ -164,8 +176,11 @@ t0=$(date +%s)
   fi
   echo "## convnd vs torch, $DEV"
   timeout $(( T / 6 )) "$PY" benchmarks/conv_device.py --device "$DEV" $([ $DRY = 1 ] && echo --repeats 1)
-} >"$RESULTS/bench.log" 2>&1
+} >>"$RESULTS/bench.log" 2>&1
 say "benchmarks: $(( $(date +%s) - t0 )) s (limit $T s); $(grep -c '^|' "$RESULTS/bench.log") table rows"
+# the style step's verdicts: per size, the path, the replays alone and the memory on both sides
+grep -E '^(## style step|\| ratio coursekit|coursekit path|coursekit replays alone|peak CUDA MB)' \
+  "$RESULTS/bench.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 
 # ---- 4. notebooks, one at a time, GPU budget ---------------------------------------------------
 NBS=(notebooks/4_*.ipynb)

@@ -172,10 +172,13 @@ class TestGraphPathOnTheCpu:
 
 
 # ---- no host reads in the recorded step ------------------------------------------------------------
-# Operations that read a device value back to the host (a CUDA graph cannot record them: the
-# capture fails, and lbfgs_steps falls back to ordinary steps).
+# Operations that read a device value back to the host, or copy host data to the device (a
+# CUDA graph cannot record them: the capture fails, and lbfgs_steps falls back to ordinary
+# steps): .item() and friends, a tensor made from Python data (torch.tensor), a move between
+# devices (.to(device) dispatches _to_copy with a device; a no-op on the CPU, so not seen here).
 _HOST_READS = {"_local_scalar_dense", "nonzero", "is_nonzero", "masked_select", "_unique2",
-               "unique_dim", "unique_consecutive", "equal", "repeat_interleave"}
+               "unique_dim", "unique_consecutive", "equal", "repeat_interleave", "lift_fresh",
+               "lift_fresh_copy"}
 
 
 class _WatchHostReads(TorchDispatchMode):
@@ -185,7 +188,7 @@ class _WatchHostReads(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func.__name__.split(".")[0]
-        if name in _HOST_READS:
+        if name in _HOST_READS or (name == "_to_copy" and (kwargs or {}).get("device") is not None):
             self.ops[func.__name__] += 1
         return func(*args, **(kwargs or {}))
 
@@ -218,7 +221,10 @@ def test_the_watch_sees_a_host_read():
     S, ptr = torch.rand(4, 3), torch.tensor(2)
     with _WatchHostReads() as w:
         S[ptr]
-    assert w.ops == {"_local_scalar_dense.default": 1}
+        S + torch.tensor([1.0, 2.0, 3.0])
+        S.to("meta")
+    assert w.ops == {"_local_scalar_dense.default": 1, "lift_fresh.default": 1,
+                     "_to_copy.default": 1}
 
 
 def test_compact_lbfgs_runs_on_the_meta_device():
