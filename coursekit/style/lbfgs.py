@@ -12,9 +12,11 @@ and their use in limited memory methods", Math. Programming 63, 1994; Nocedal & 
     H = γ I + [S  γY] [[R⁻ᵀ (D + γ YᵀY) R⁻¹, -R⁻ᵀ], [-R⁻¹, 0]] [Sᵀ; γ Yᵀ]
 
 with S, Y the (N, m) histories (oldest first), R the upper triangle of SᵀY, D its diagonal and
-γ = s·y / y·y of the newest pair. Two matrix-vector products over the history, two (m, m)
-triangular solves and two more products: a fixed sequence of tensor operations whatever the
-data, so a step can be recorded once in a CUDA graph and replayed (see ``transfer.py``).
+γ = s·y / y·y of the newest pair. One pass over the history for every dot product of the step
+(Sᵀg, Yᵀg and the new pair's row and column of SᵀY and YᵀY), two (m, m) triangular solves and
+one more pass to combine the direction: a fixed sequence of tensor operations whatever the
+data, with nothing read back to the host, so a step can be recorded once in a CUDA graph and
+replayed (see ``graphed.py``).
 
 The steps equal ``torch.optim.LBFGS(params, lr, max_iter=1, history_size=m)`` called once per
 gradient (no line search), except that the pair (s, y) uses the step x really took: with a clamp
@@ -39,7 +41,9 @@ class CompactLBFGS:
         history_size: m, the number of (s, y) pairs kept.
 
     Shape:
-        ``x``, ``grad``: ``(N,)``; the history ``S``, ``Y``: ``(m, N)``, rows in slot order.
+        ``x``, ``grad``: ``(N,)``; the history ``S``, ``Y``: ``(m, N)``, rows in slot order, the
+        two halves of one ``(2m, N)`` buffer ``pairs`` (so that each step reads the history
+        twice: once for all its dot products, once to combine the direction).
 
     Example:
         Minimise ½ xᵀAx - bᵀx; L-BFGS finds A⁻¹b:
@@ -67,8 +71,7 @@ class CompactLBFGS:
         self.x, self.lr, self.m = x, float(lr), m
         like = {"device": x.device, "dtype": x.dtype}
         small = {"device": x.device, "dtype": torch.float64}  # the (m, m) algebra in float64
-        self.S = torch.zeros(m, n, **like)  # s_i in slot i
-        self.Y = torch.zeros(m, n, **like)  # y_i in slot i
+        self.pairs = torch.zeros(2 * m, n, **like)  # s_i in row i, y_i in row m + i
         self.SY = torch.zeros(m, m, **small)  # s_i . y_j
         self.YY = torch.zeros(m, m, **small)  # y_i . y_j
         self.filled = torch.zeros(m, dtype=torch.bool, device=x.device)
@@ -79,14 +82,24 @@ class CompactLBFGS:
         self.g_prev = torch.zeros_like(x)
         self._arange = torch.arange(m, device=x.device)
 
+    @property
+    def S(self) -> Tensor:
+        """``(m, N)`` the steps s_i, row i for slot i (a view of :attr:`pairs`)."""
+        return self.pairs[: self.m]
+
+    @property
+    def Y(self) -> Tensor:
+        """``(m, N)`` the gradient changes y_i, row i for slot i (a view of :attr:`pairs`)."""
+        return self.pairs[self.m :]
+
     def step(self, grad: Tensor) -> None:
         """One step from ``x`` along d = -H ``grad`` (``grad``: ``(N,)``, the gradient at ``x``)."""
         x = self.x
         if grad.shape != x.shape:
             raise ValueError(f"grad must have x's shape {tuple(x.shape)}, got {tuple(grad.shape)}")
         g = grad.detach()
-        self._remember(x - self.x_prev, g - self.g_prev)
-        d = -self._inverse_hessian_times(g)
+        Sg, Yg = self._remember(x - self.x_prev, g - self.g_prev, g)
+        d = -self._inverse_hessian_times(g, Sg, Yg)
         # the step length: min(1, 1/|g|_1) * lr the first time, lr after; no step where d does not
         # descend (torch.optim.LBFGS's tolerance_change) or the gradient vanished (tolerance_grad)
         first_t = torch.clamp(1.0 / g.abs().sum(), max=1.0)
@@ -98,8 +111,9 @@ class CompactLBFGS:
         self.first.fill_(False)
 
     # ---- the history ---------------------------------------------------------------------------
-    def _remember(self, s: Tensor, y: Tensor) -> None:
-        """Store the pair (s, y) in the next slot, if it is not the first step and s·y > 1e-10."""
+    def _remember(self, s: Tensor, y: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
+        """Store the pair (s, y) in the next slot, if it is not the first step and s·y > 1e-10;
+        return ``(Sᵀg, Yᵀg)`` ``(m,)`` float64 for the new history, in slot order."""
         sy = (s @ y).double()
         keep = (~self.first) & (sy > 1e-10)
         slot = self.ptr.view(1)  # (1,): never index with the 0-dim ``ptr``, ``S[ptr]`` reads it
@@ -108,9 +122,13 @@ class CompactLBFGS:
         y_new = torch.where(keep, y, self.Y.index_select(0, slot).view(-1))  # if the pair is dropped
         self.S.index_copy_(0, slot, s_new.view(1, -1))
         self.Y.index_copy_(0, slot, y_new.view(1, -1))
-        col_sy = (self.S @ y_new).double()  # (m,): s_i . y_new
-        row_sy = (self.Y @ s_new).double()  # (m,): s_new . y_j
-        col_yy = (self.Y @ y_new).double()  # (m,): y_i . y_new
+        # every product of the step in one pass over the history: (2m, 3) =
+        # [[Sᵀy_new, Sᵀs_new, Sᵀg], [Yᵀy_new, Yᵀs_new, Yᵀg]]
+        m = self.m
+        P = (self.pairs @ torch.stack([y_new, s_new, g], dim=1)).double()
+        col_sy = P[:m, 0]  # (m,): s_i . y_new
+        row_sy = P[m:, 1]  # (m,): s_new . y_j
+        col_yy = P[m:, 0]  # (m,): y_i . y_new
         self.SY.index_copy_(1, slot, col_sy.view(-1, 1))
         self.SY.index_copy_(0, slot, row_sy.view(1, -1))
         self.YY.index_copy_(1, slot, col_yy.view(-1, 1))
@@ -119,9 +137,11 @@ class CompactLBFGS:
         self.gamma.copy_(torch.where(keep, sy / yy, self.gamma))
         self.filled.copy_(self.filled | (keep & (self._arange == self.ptr)))
         self.ptr.copy_(torch.where(keep, (self.ptr + 1) % self.m, self.ptr))
+        return P[:m, 2], P[m:, 2]
 
-    def _inverse_hessian_times(self, g: Tensor) -> Tensor:
-        """H g by the compact representation (module docstring); H = I before any pair."""
+    def _inverse_hessian_times(self, g: Tensor, Sg: Tensor, Yg: Tensor) -> Tensor:
+        """H g by the compact representation (module docstring); H = I before any pair.
+        ``Sg``, ``Yg``: ``(m,)`` Sᵀg and Yᵀg in slot order."""
         order = (self.ptr + self._arange) % self.m  # slots, oldest first (empty slots harmless)
         SY = self.SY[order][:, order]
         YY = self.YY[order][:, order]
@@ -131,11 +151,12 @@ class CompactLBFGS:
         # columns are zero, so they add nothing but keep R invertible)
         R = torch.triu(SY) + torch.diag(empty.double())
         D = torch.diag(torch.diagonal(SY))
-        a = (self.S @ g).double()[order]  # (m,): Sᵀg
-        b = (self.Y @ g).double()[order]  # (m,): Yᵀg
+        a = Sg[order]  # (m,): Sᵀg, oldest first
+        b = Yg[order]  # (m,): Yᵀg
         p = torch.linalg.solve_triangular(R, a.view(-1, 1), upper=True)  # R⁻¹ Sᵀg
         v = (D + gamma * YY) @ p - gamma * b.view(-1, 1)
         top = torch.linalg.solve_triangular(R.T, v, upper=False)  # (m, 1)
         coef_s = torch.zeros_like(a).index_copy_(0, order, top.view(-1))  # back to slot order
         coef_y = torch.zeros_like(a).index_copy_(0, order, -gamma * p.view(-1))
-        return gamma.to(g.dtype) * g + coef_s.to(g.dtype) @ self.S + coef_y.to(g.dtype) @ self.Y
+        coef = torch.cat([coef_s, coef_y]).to(g.dtype)  # (2m,), the rows of ``pairs``
+        return gamma.to(g.dtype) * g + coef @ self.pairs
