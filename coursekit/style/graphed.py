@@ -24,7 +24,9 @@ Memory, by construction (what ``torch.cuda.max_memory_allocated`` should show ag
   (``torch.cuda.graph``'s own capture stream, one per process). cuBLAS keeps a workspace per
   (handle, stream) for the life of the process, so a new side stream per call would cost a new
   workspace each time;
-- a failed recording releases what it allocated before the remaining steps run.
+- after a failed recording, its tensors are released before the remaining steps run (its
+  memory pool may stay reserved: PyTorch releases a graph's pool only after a completed
+  capture), and the stream that was current before it is current again.
 """
 
 from __future__ import annotations
@@ -124,8 +126,15 @@ class _CudaGraph:
         current.wait_stream(stream)
 
     def record(self, fn: Callable[[], object]) -> None:
-        with torch.cuda.device(self.device), self.capture:
-            fn()  # recorded, not run
+        current = torch.cuda.current_stream(self.device)
+        try:
+            with torch.cuda.device(self.device), self.capture:
+                fn()  # recorded, not run
+        except BaseException:
+            # a failed capture_end skips torch.cuda.graph's own stream restore: the capture
+            # stream would stay current for everything after
+            torch.cuda.set_stream(current)
+            raise
 
     def replay(self) -> None:
         self.graph.replay()
@@ -150,6 +159,20 @@ def _memory(device: torch.device) -> dict[str, int] | None:
     return {"allocated": torch.cuda.memory_allocated(device),
             "peak": torch.cuda.max_memory_allocated(device),
             "reserved": torch.cuda.memory_reserved(device)}
+
+
+def _first_cause(err: BaseException) -> str:
+    """``"Type: first line"`` of the error that started ``err``'s chain (a failed operation in
+    a capture is followed by capture_end's own, less telling, error), then ``err``'s if other."""
+
+    def line(e: BaseException) -> str:
+        text = str(e).strip().splitlines()
+        return f"{type(e).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+    root = err
+    while (root.__cause__ or root.__context__) is not None:
+        root = root.__cause__ or root.__context__
+    return line(root) if root is err else f"{line(root)} (then {line(err)})"
 
 
 def _new_graph(device: torch.device) -> _CudaGraph | None:
@@ -268,8 +291,7 @@ def lbfgs_steps(
     try:
         graph.record(recorded_step)
     except Exception as err:  # an operation that cannot be recorded (e.g. a host read)
-        lines = str(err).strip().splitlines()
-        failure = f"{type(err).__name__}: {lines[0] if lines else ''}"
+        failure = _first_cause(err)
     report.capture_s = time.perf_counter() - t0  # err and its traceback are released by now
     phase("capture")
     if failure:

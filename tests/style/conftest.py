@@ -29,9 +29,13 @@ class EmulatedGraph:
 
     def record(self, fn):
         self.recorded += 1
-        if self.fail:
-            raise RuntimeError("CUDA error: operation not permitted when stream is capturing\n"
-                               "CUDA kernel errors might be asynchronously reported ...")
+        if self.fail:  # as on CUDA: the failed operation, then capture_end's error on top
+            try:
+                raise RuntimeError("CUDA error: operation not permitted when stream is capturing\n"
+                                   "CUDA kernel errors might be asynchronously reported ...")
+            finally:
+                raise RuntimeError("CUDA error: operation failed due to a previous error during "
+                                   "capture")
         self.fn = fn
 
     def replay(self):
