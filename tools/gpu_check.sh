@@ -136,6 +136,7 @@ timeout 150 "$PY" benchmarks/style_graph.py --device "$DEV" $PROBE >"$RESULTS/be
 rc=$?
 say "style graph probe: exit $rc in $(( $(date +%s) - t0 )) s"
 grep -E '^(style |.*Warning)' "$RESULTS/bench.log" | head -n 12 | sed 's/^/  /' | tee -a "$SUMMARY"
+[ $rc != 0 ] && tail -n 4 "$RESULTS/bench.log" | sed 's/^/  probe: /' | tee -a "$SUMMARY"
 
 # ---- 2. tests on CUDA -------------------------------------------------------------------------
 T=$(share 30)
