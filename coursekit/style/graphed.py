@@ -59,8 +59,9 @@ class StepsReport:
         history_size: the L-BFGS pairs allocated.
         warmup_s: device seconds of the steps before recording (graph path only).
         capture_s: host seconds spent recording the graph, failed or not (graph path only).
-        replay_s: device seconds of all replays together, timed on the stream (the steady state,
-            without warm-up and recording); ``None`` without replays.
+        replay_s: device seconds of all replays together (the first included), timed by events
+            on the stream: the steady state, without warm-up and recording; ``None`` without
+            replays.
         memory: on CUDA, per phase (``"start"``, ``"warmup"``: after the warm-up steps,
             ``"capture"``: after recording, ``"end"``), the bytes ``"allocated"`` then,
             ``"peak"`` allocated so far (``torch.cuda.max_memory_allocated``, since the caller's
@@ -149,7 +150,6 @@ class _CudaGraph:
     def seconds(start: torch.cuda.Event, end: torch.cuda.Event) -> float:
         end.synchronize()
         return start.elapsed_time(end) / 1000.0
-
 
 
 def _memory(device: torch.device) -> dict[str, int] | None:
