@@ -104,6 +104,30 @@ class TestLbfgsSteps:
         assert report.path == "cuda_graph", report.summary()
         assert terms.shape == (8, 4) and torch.isfinite(terms[:, 1:]).all()
 
+    @CUDA
+    def test_cuda_recording_failure_falls_back_and_says_why(self):
+        """A step that reads a value back (here ``.item()``) cannot be recorded: the steps go on
+        one by one, the report and a warning say why, and the caller's stream is current again."""
+        base = _cost("cuda", torch.float32)
+
+        def cost(G):
+            J, terms = base(G)
+            if J.item() < 0:  # a host read
+                raise AssertionError("J is a sum of squares")
+            return J, terms
+
+        G0 = torch.full((1, 3, 6, 5), 0.5, device="cuda")
+        eager_G, G = G0.clone().requires_grad_(), G0.clone().requires_grad_()
+        eager, _ = lbfgs_steps(cost, eager_G, num_steps=8, cuda_graph=False)
+        stream = torch.cuda.current_stream()
+        with pytest.warns(RuntimeWarning, match="could not record a CUDA graph"):
+            terms, report = lbfgs_steps(cost, G, num_steps=8)
+        assert torch.cuda.current_stream() == stream
+        assert (report.path, report.eager_steps, report.replays) == ("eager", 8, 0)
+        assert report.reason.startswith("recording failed: "), report.reason
+        torch.testing.assert_close(terms, eager, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(G, eager_G, rtol=1e-5, atol=1e-6)
+
     def test_bad_inputs(self):
         cost = _cost("cpu")
         with pytest.raises(ValueError, match="requires_grad"):
