@@ -20,3 +20,13 @@ def _no_downloads(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSEKIT_CACHE", str(tmp_path / "coursekit-cache"))
     monkeypatch.setenv("COURSEKIT_OFFLINE", "1")
     monkeypatch.delenv("COURSEKIT_DATA_MIRROR", raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """The same for the module- and session-scoped fixtures, which are set up before the
+    per-test settings above: a cache of their own (the converted pretrained models, say)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COURSEKIT_CACHE", str(tmp_path_factory.mktemp("coursekit-cache")))
+        mp.setenv("COURSEKIT_OFFLINE", "1")
+        yield

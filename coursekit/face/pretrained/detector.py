@@ -237,12 +237,15 @@ class FaceDetector(nn.Module):
                               | (inner / _box_area(b) > self.nms_covered))
 
 
-def load_face_detector(path: str | os.PathLike | None = None) -> FaceDetector:
+def load_face_detector(path: str | os.PathLike | None = None, *, cache: bool = True) -> FaceDetector:
     """Read dlib's CNN face detector from its ``.dat`` file.
 
     Args:
         path: the file (default: ``mmod_human_face_detector.dat`` from the installed
             ``face_recognition_models`` package).
+        cache: keep the converted network in the course cache and read it from there while
+            the file is unchanged (:mod:`~coursekit.face.pretrained.model_cache`); ``False``
+            always decodes the file.
 
     Returns:
         The detector on the CPU, in ``eval`` mode.
@@ -257,5 +260,5 @@ def load_face_detector(path: str | os.PathLike | None = None) -> FaceDetector:
         >>> boxes.tolist()
         [[168.0, 69.0, 263.0, 164.0]]
     """
-    return FaceDetector(read_dlib_network(path if path is not None else model_path("detector"),
-                                          detector_spec()))
+    path = path if path is not None else model_path("detector")
+    return FaceDetector(read_dlib_network(path, detector_spec(), cache=cache))

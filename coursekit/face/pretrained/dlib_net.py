@@ -22,6 +22,7 @@ disagree by one row. ``affine`` layers right after a convolution are folded into
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -205,7 +206,8 @@ def _loss_details(r: DlibReader) -> DlibLayer:
     return DlibLayer("loss_mmod", params)
 
 
-def read_dlib_network(source: str | os.PathLike | bytes, spec: list[str]) -> list[DlibLayer]:
+def read_dlib_network(source: str | os.PathLike | bytes, spec: list[str], *,
+                      cache: bool = False) -> list[DlibLayer]:
     """Read a dlib network file, checking it against the network's layer names.
 
     Args:
@@ -214,6 +216,8 @@ def read_dlib_network(source: str | os.PathLike | bytes, spec: list[str]) -> lis
             them: the loss (``"loss_metric"`` / ``"loss_mmod"``), then ``"fc"``, ``"con"``,
             ``"affine"`` (also matches a stored batch-norm layer), ``"relu"``, ``"max_pool"``,
             ``"avg_pool"``, ``"add_prevN"``, ``"tagN"``, ``"skipN"``.
+        cache: for a path, keep the layers read in the course cache and read them from there
+            while the file is unchanged (:func:`~coursekit.face.pretrained.model_cache.cached_conversion`).
 
     Returns:
         The layers from the **input up to the loss**: the input layer first, the loss last.
@@ -236,6 +240,13 @@ def read_dlib_network(source: str | os.PathLike | bytes, spec: list[str]) -> lis
             raise ValueError(f"unknown layer name {token!r} in spec")
     if spec[-1].startswith(("tag", "skip")):
         raise ValueError("the layer right above the input must be a computing layer")
+    if cache and not isinstance(source, bytes | bytearray | DlibReader):
+        from coursekit.face.pretrained.model_cache import cached_conversion
+
+        what = "network-" + hashlib.sha256(" ".join(spec).encode()).hexdigest()[:8]
+        stored = cached_conversion(source, what, lambda path: [
+            (layer.kind, layer.params) for layer in read_dlib_network(path, spec)])
+        return [DlibLayer(kind, params) for kind, params in stored]
     r = source if isinstance(source, DlibReader) else (
         DlibReader(source) if isinstance(source, bytes | bytearray) else DlibReader.from_file(source))
     r.expect_int(1, what="the loss layer's version (is this a dlib network file?)")
@@ -331,8 +342,8 @@ class DlibNetwork(nn.Module):
         while i < len(layers):
             layer, p = layers[i], layers[i].params
             if layer.kind == "con":
-                weight = p["weight"].clone()
-                bias = p["bias"].clone() if p["bias"] is not None else torch.zeros(weight.shape[0])
+                weight = p["weight"]  # shared with the layer (folding makes new tensors)
+                bias = p["bias"] if p["bias"] is not None else torch.zeros(weight.shape[0])
                 nxt = layers[i + 1] if i + 1 < len(layers) else None
                 if nxt is not None and nxt.kind == "affine" and nxt.params["conv_mode"] \
                         and nxt.params["gamma"] is not None and not p["relu"]:
@@ -351,8 +362,8 @@ class DlibNetwork(nn.Module):
                     g_name, b_name = f"g{n_params}", f"b{n_params}"
                     n_params += 1
                     shape = (1, -1, 1, 1) if p["conv_mode"] else (1, *p["gamma"].shape)
-                    self.register_buffer(g_name, p["gamma"].reshape(shape).clone())
-                    self.register_buffer(b_name, p["beta"].reshape(shape).clone())
+                    self.register_buffer(g_name, p["gamma"].reshape(shape))
+                    self.register_buffer(b_name, p["beta"].reshape(shape))
                     self.ops.append(("affine", g_name, b_name))
             elif layer.kind == "relu":
                 if not p["disabled"]:

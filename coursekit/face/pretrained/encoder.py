@@ -102,12 +102,16 @@ class PretrainedFaceEncoder(nn.Module):
             return self.net(x)
 
 
-def load_pretrained_encoder(path: str | os.PathLike | None = None) -> PretrainedFaceEncoder:
+def load_pretrained_encoder(path: str | os.PathLike | None = None, *,
+                            cache: bool = True) -> PretrainedFaceEncoder:
     """Read dlib's face encoder from its ``.dat`` file.
 
     Args:
         path: the file (default: ``dlib_face_recognition_resnet_model_v1.dat`` from the
             installed ``face_recognition_models`` package).
+        cache: keep the converted network in the course cache and read it from there while
+            the file is unchanged (:mod:`~coursekit.face.pretrained.model_cache`); ``False``
+            always decodes the file.
 
     Returns:
         The encoder on the CPU, in ``eval`` mode.
@@ -116,5 +120,5 @@ def load_pretrained_encoder(path: str | os.PathLike | None = None) -> Pretrained
         DlibFormatError: the file is not this network (truncated, foreign, another net).
         FileNotFoundError: no path given and the models package is not installed.
     """
-    layers = read_dlib_network(path if path is not None else model_path("encoder"), encoder_spec())
-    return PretrainedFaceEncoder(layers)
+    path = path if path is not None else model_path("encoder")
+    return PretrainedFaceEncoder(read_dlib_network(path, encoder_spec(), cache=cache))

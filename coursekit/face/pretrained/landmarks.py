@@ -160,12 +160,15 @@ class ShapePredictor(nn.Module):
         return _round_half_up(origin + shape.double() * extent).float()
 
 
-def load_shape_predictor(path: str | os.PathLike | None = None) -> ShapePredictor:
+def load_shape_predictor(path: str | os.PathLike | None = None, *, cache: bool = True) -> ShapePredictor:
     """Read dlib's shape predictor from its ``.dat`` file.
 
     Args:
         path: the file (default: ``shape_predictor_5_face_landmarks.dat`` from the installed
             ``face_recognition_models`` package).
+        cache: keep the converted trees in the course cache and read them from there while the
+            file is unchanged (:mod:`~coursekit.face.pretrained.model_cache`); ``False`` always
+            decodes the file.
 
     Returns:
         The predictor on the CPU.
@@ -178,7 +181,20 @@ def load_shape_predictor(path: str | os.PathLike | None = None) -> ShapePredicto
         >>> sp.num_parts, tuple(sp.splits.shape)
         (5, (15, 500, 15, 2))
     """
-    r = DlibReader.from_file(path if path is not None else model_path("landmarks"))
+    path = path if path is not None else model_path("landmarks")
+    if not cache:
+        return ShapePredictor(**_read_shape_predictor(path))
+    from coursekit.face.pretrained.model_cache import cached_conversion
+
+    def convert(source) -> dict[str, torch.Tensor]:
+        return dict(ShapePredictor(**_read_shape_predictor(source)).named_buffers())
+
+    return ShapePredictor(**cached_conversion(path, "landmarks", convert))
+
+
+def _read_shape_predictor(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arguments of :class:`ShapePredictor`, decoded from dlib's file."""
+    r = DlibReader.from_file(path)
     r.expect_int(1, what="the shape predictor's version (is this a shape predictor file?)")
     v = r.integers_to_end("the shape predictor")
     i = 0
@@ -245,5 +261,5 @@ def load_shape_predictor(path: str | os.PathLike | None = None) -> ShapePredicto
         raise r.error("feature indices out of range")
     if any((a < 0).any() or (a >= len(initial)).any() for a in anchors):
         raise r.error("anchor indices out of range")
-    return ShapePredictor(initial, np.stack(splits), np.stack(thresholds), np.stack(leaves),
-                          np.stack(anchors), np.stack(deltas))
+    return {"initial_shape": initial, "splits": np.stack(splits), "thresholds": np.stack(thresholds),
+            "leaves": np.stack(leaves), "anchors": np.stack(anchors), "deltas": np.stack(deltas)}

@@ -134,8 +134,9 @@ class PretrainedFacePipeline(nn.Module):
         return out[0] if single else out
 
 
-def load_pretrained_pipeline(*, detector: bool = True) -> PretrainedFacePipeline:
+def load_pretrained_pipeline(*, detector: bool = True, cache: bool = True) -> PretrainedFacePipeline:
     """The encoder, the 5-point predictor and (unless ``detector=False``) the detector, read from
-    the installed ``face_recognition_models`` files, on the CPU."""
-    return PretrainedFacePipeline(load_pretrained_encoder(), load_shape_predictor(),
-                                  load_face_detector() if detector else None)
+    the installed ``face_recognition_models`` files, on the CPU (``cache``: through the course
+    cache of converted models, :mod:`~coursekit.face.pretrained.model_cache`)."""
+    return PretrainedFacePipeline(load_pretrained_encoder(cache=cache), load_shape_predictor(cache=cache),
+                                  load_face_detector(cache=cache) if detector else None)
