@@ -3,7 +3,7 @@
 ::
 
     coursekit faces train DATA --out MODEL.pt [--epochs N] [--device auto] [--seed 0]
-    coursekit faces evaluate DATA --model MODEL.pt|pretrained [--json] [--repeats 20]
+    coursekit faces evaluate DATA --model MODEL.pt|pretrained [--json] [--repeats 20] [--jitters N]
     coursekit faces enroll DB NAME IMAGE... [--model MODEL.pt|pretrained] [--append] [--threshold T]
     coursekit faces identify DB IMAGE [--model MODEL.pt|pretrained] [--threshold T] [--json]
     coursekit faces verify DB NAME IMAGE [--model MODEL.pt|pretrained] [--threshold T] [--json]
@@ -22,7 +22,9 @@ already enrolled only with ``--append``; ``threshold`` shows or changes the acce
 of everyone in ``DB``. Two ``enroll`` commands on one database wait for each other (a lock held
 from reading the file to writing it), so neither loses the other's person. ``--detect`` crops
 the largest face of each photo first (scikit-image's LBP cascade; with ``--model pretrained``,
-dlib's CNN detector, landmarks and alignment). A photo in which no face is found is skipped with
+dlib's CNN detector, landmarks and alignment). ``--jitters N`` (pretrained model only) encodes
+each face as the mean over N randomly jittered copies of its chip, as dlib's ``num_jitters``
+does. A photo in which no face is found is skipped with
 a note and counted (``"skipped"`` in ``--json``); it never ends the run. Results go to standard
 output, progress and notes to standard error. ``identify`` and ``verify`` exit with 1 when the
 answer is no one / rejected.
@@ -53,6 +55,7 @@ DEFAULT_THRESHOLD = 1.0  # squared L2 on unit encodings; `faces evaluate` sugges
 PRETRAINED = "pretrained"  # --model value: dlib's encoder, ported (coursekit.face.pretrained)
 PRETRAINED_ID = "dlib:dlib_face_recognition_resnet_model_v1"  # what a database records for it
 PRETRAINED_THRESHOLD = 0.36  # dlib's 0.6 on the L2 distance, squared
+MAX_JITTERS = 1000  # --jitters: each one is another pass of the encoder per face
 MAX_PAIRS = 1_000_000  # all pairs up to this many for ROC AUC / EER, else a balanced sample
 BUILTIN_DATA = "builtin:olivetti"
 """How ``DATA`` names the built-in Olivetti faces unambiguously."""
@@ -84,6 +87,14 @@ def register(subparsers) -> None:
                             "photos without a face are skipped and counted")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
 
+    def jitters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--jitters", type=positive_int, default=1, metavar="N",
+                       help=f"with --model {PRETRAINED}: encode each face as the mean over N randomly "
+                            "jittered copies of its aligned chip (dlib's num_jitters: shifted, "
+                            "zoomed, rotated, mirrored; a little more robust, N times slower; "
+                            "seeded, so a photo always gives the same encoding; default 1: the "
+                            f"chip as it is; at most {MAX_JITTERS})")
+
     def add(name: str, helptext: str, action) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".",
                            epilog=EXIT_CODES_HELP)
@@ -107,6 +118,7 @@ def register(subparsers) -> None:
     p.add_argument("--repeats", type=positive_int, default=20,
                    help="random enrolments to average (at least 20; default 20)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    jitters(p)
     common(p)
 
     p = add("enroll", "add a person to a face database (created if missing)", _enroll)
@@ -123,6 +135,7 @@ def register(subparsers) -> None:
                         f"(default {DEFAULT_THRESHOLD}, {PRETRAINED_THRESHOLD} with the pretrained "
                         "model); change an existing one with "
                         "'coursekit faces threshold DB T'")
+    jitters(p)
     common(p)
 
     for name, helptext, action in (("identify", "who is in this photo? (1:K)", _identify),
@@ -137,6 +150,7 @@ def register(subparsers) -> None:
         p.add_argument("--threshold", type=non_negative_float, default=None, metavar="T",
                        help="acceptance threshold for this query (default: DB's)")
         p.add_argument("--json", action="store_true", help="print one JSON object")
+        jitters(p)
         common(p)
 
     p = add("threshold", "show or change the acceptance threshold of everyone in a database",
@@ -191,9 +205,16 @@ class _FaceModel:
     ``identifier`` names it in a face database (two models' encodings must not be mixed).
     """
 
-    def __init__(self, spec: str | Path, device, *, detect: bool) -> None:
+    def __init__(self, spec: str | Path, device, *, detect: bool, jitters: int = 1, seed: int = 0) -> None:
         self.pretrained = str(spec) == PRETRAINED
-        self.detect, self.device = detect, device
+        self.detect, self.device, self.jitters = detect, device, jitters
+        if jitters > MAX_JITTERS:
+            raise ValueError(f"--jitters {jitters} is too many: at most {MAX_JITTERS} (each one is "
+                             "another pass of the encoder over every face)")
+        if jitters > 1 and not self.pretrained:
+            raise ValueError(f"--jitters {jitters} needs --model {PRETRAINED} (dlib's encoder on "
+                             f"aligned 150 x 150 chips); {spec} is a trained model")
+        self.generator = torch.Generator().manual_seed(seed)  # the jitters'
         if self.pretrained:
             from coursekit.face.pretrained import load_pretrained_pipeline
 
@@ -227,9 +248,10 @@ class _FaceModel:
                     raise
             return embed(self.encoder, face[None].to(self.device))[0]
         image = image.to(self.device)
+        jitter = {"num_jitters": self.jitters, "generator": self.generator}
         if not self.detect:
-            return self.pipeline.encode_cropped(image)
-        found = self.pipeline.encode_faces(image)
+            return self.pipeline.encode_cropped(image, **jitter)
+        found = self.pipeline.encode_faces(image, **jitter)
         if len(found.boxes) == 0:
             return None
         size = (found.boxes[:, 2] - found.boxes[:, 0]) * (found.boxes[:, 3] - found.boxes[:, 1])
@@ -323,7 +345,9 @@ def _encode_data_pretrained(args, model: _FaceModel):
     if _is_builtin(args.data):
         ds = load_olivetti()  # already cropped faces: the whole frame is the face box
         _note(args, f"{args.data}: {len(ds)} images of {ds.num_people} people ({ds.source})")
-        return model.pipeline.encode_cropped(ds.images.to(model.device)), ds.labels, [], ds.source
+        z = model.pipeline.encode_cropped(ds.images.to(model.device), num_jitters=model.jitters,
+                                          generator=model.generator)
+        return z, ds.labels, [], ds.source
     root = Path(args.data)
     if not root.is_dir():
         raise ValueError(f"{root} is not a folder; expected one sub-folder per person")
@@ -407,7 +431,7 @@ def _evaluate(args) -> int:
         raise ValueError(f"--repeats must be at least 20, got {args.repeats}")
     device = get_device(args.device)
     generator = seed_everything(args.seed)
-    model = _FaceModel(args.model, device, detect=args.detect)
+    model = _FaceModel(args.model, device, detect=args.detect, jitters=args.jitters, seed=args.seed)
     if model.pretrained:
         z, labels, no_face, source = _encode_data_pretrained(args, model)
     else:
@@ -507,7 +531,7 @@ def _open_db(args, model_spec: str | None, *, create: bool, model: _FaceModel | 
     if model is None:
         if model_spec != PRETRAINED:
             _model_file(model_spec)
-        model = _FaceModel(model_spec, device, detect=args.detect)
+        model = _FaceModel(model_spec, device, detect=args.detect, jitters=args.jitters)
     if db is None:
         threshold = model.default_threshold if args.threshold is None else args.threshold
         db = FaceDatabase(threshold=threshold)
@@ -551,7 +575,7 @@ def _enroll(args) -> int:
     db_path = Path(args.db)
     if args.model != PRETRAINED:
         _model_file(args.model)
-    model = _FaceModel(args.model, get_device(args.device), detect=args.detect)
+    model = _FaceModel(args.model, get_device(args.device), detect=args.detect, jitters=args.jitters)
     faces, skipped = model.encode_files(args, args.images)  # (K, E)
     if faces is None:
         raise ValueError(f"no face found in any of the {len(args.images)} photo(s) of {args.name}; "

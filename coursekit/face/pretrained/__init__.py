@@ -6,9 +6,11 @@ from the ``face_recognition_models`` files without dlib (lessons 4.1-4.4, "try y
 * :mod:`~coursekit.face.pretrained.encoder`: the 128-d ResNet face encoder;
 * :mod:`~coursekit.face.pretrained.landmarks`: the 5-point landmark predictor (regression trees);
 * :mod:`~coursekit.face.pretrained.alignment`: dlib's aligned 150 x 150 face chips;
+* :mod:`~coursekit.face.pretrained.jitter`: dlib's ``num_jitters`` (randomly jittered chips);
 * :mod:`~coursekit.face.pretrained.detector`: the MMOD CNN face detector;
 * :mod:`~coursekit.face.pretrained.pipeline`: all of them on a photo;
-* :mod:`~coursekit.face.pretrained.model_files`: where the model files are.
+* :mod:`~coursekit.face.pretrained.model_files`: where the model files are;
+* :mod:`~coursekit.face.pretrained.model_cache`: the converted models, cached.
 
 Shape letters: ``B`` batch, ``H``/``W`` image height and width, ``E`` encoding size (128).
 """
@@ -41,11 +43,22 @@ from coursekit.face.pretrained.encoder import (
     encoder_spec,
     load_pretrained_encoder,
 )
+from coursekit.face.pretrained.jitter import (
+    JitterDetails,
+    apply_jitter,
+    jitter_details,
+    jitter_face_chips,
+    sample_jitter_details,
+)
 from coursekit.face.pretrained.landmarks import (
     ShapePredictor,
     load_shape_predictor,
     similarity_transform,
     to_uint8_image,
+)
+from coursekit.face.pretrained.model_cache import (
+    cache_entry_path,
+    cached_conversion,
 )
 from coursekit.face.pretrained.model_files import (
     MODEL_FILES,
@@ -76,10 +89,17 @@ __all__ = [
     "PretrainedFaceEncoder",
     "encoder_spec",
     "load_pretrained_encoder",
+    "JitterDetails",
+    "apply_jitter",
+    "jitter_details",
+    "jitter_face_chips",
+    "sample_jitter_details",
     "ShapePredictor",
     "load_shape_predictor",
     "similarity_transform",
     "to_uint8_image",
+    "cache_entry_path",
+    "cached_conversion",
     "MODEL_FILES",
     "model_path",
     "FoundFaces",

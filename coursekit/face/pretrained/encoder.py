@@ -94,12 +94,61 @@ class PretrainedFaceEncoder(nn.Module):
         self.eval()
 
     def forward(self, chips: torch.Tensor) -> torch.Tensor:
-        if chips.dim() != 4 or tuple(chips.shape[1:]) != (3, CHIP_SIZE, CHIP_SIZE):
-            raise ValueError(f"chips must be (B, 3, {CHIP_SIZE}, {CHIP_SIZE}), got {tuple(chips.shape)}")
+        _check_chips(chips)
         x = chips.float() if chips.dtype == torch.uint8 else chips.float() * 255.0
         x = (x - self.mean.to(x.device)) / 256.0
         with torch.inference_mode():
             return self.net(x)
+
+    def encode(self, chips: torch.Tensor, *, num_jitters: int = 1,
+               generator: torch.Generator | None = None, batch_size: int = 64) -> torch.Tensor:
+        """Encodings of chips, each the mean over ``num_jitters`` randomly jittered copies (dlib's
+        ``compute_face_descriptor(..., num_jitters=N)``; see :mod:`~coursekit.face.pretrained.jitter`).
+
+        Args:
+            chips: ``(B, 3, 150, 150)`` aligned chips, ``uint8`` or float in [0, 1].
+            num_jitters: copies per chip (``N``); 1 (the default) encodes the chips as they are,
+                as dlib does for ``N <= 1``.
+            generator: the CPU random generator of the jitters (``None``: torch's global one).
+            batch_size: chips per forward pass.
+
+        Returns:
+            ``(B, 128)`` float32 encodings.
+
+        Example:
+            >>> enc = load_pretrained_encoder()
+            >>> chips = torch.randint(0, 256, (2, 3, 150, 150), dtype=torch.uint8)
+            >>> torch.equal(enc.encode(chips), enc(chips))
+            True
+            >>> z = enc.encode(chips, num_jitters=3, generator=torch.Generator().manual_seed(0))
+            >>> tuple(z.shape)
+            (2, 128)
+        """
+        from coursekit.face.pretrained.jitter import jitter_face_chips
+
+        _check_chips(chips)
+        if isinstance(num_jitters, bool) or not isinstance(num_jitters, int) or num_jitters < 1:
+            raise ValueError(f"num_jitters must be an integer >= 1, got {num_jitters!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_jitters == 1:
+            parts = [self(chips[i:i + batch_size]) for i in range(0, len(chips), batch_size)]
+            return torch.cat(parts) if parts else self(chips)
+        out = []
+        for chip in chips:  # (3, 150, 150): the mean encoding of its N copies, batch by batch
+            total = None
+            for start in range(0, num_jitters, batch_size):
+                count = min(batch_size, num_jitters - start)
+                copies = jitter_face_chips(chip[None], count, generator=generator)[0]  # (n, 3, 150, 150)
+                z = self(copies).sum(0)
+                total = z if total is None else total + z
+            out.append(total / num_jitters)
+        return torch.stack(out) if out else self(chips)
+
+
+def _check_chips(chips: torch.Tensor) -> None:
+    if chips.dim() != 4 or tuple(chips.shape[1:]) != (3, CHIP_SIZE, CHIP_SIZE):
+        raise ValueError(f"chips must be (B, 3, {CHIP_SIZE}, {CHIP_SIZE}), got {tuple(chips.shape)}")
 
 
 def load_pretrained_encoder(path: str | os.PathLike | None = None, *,

@@ -93,7 +93,8 @@ class PretrainedFacePipeline(nn.Module):
         points = self.predictor(rgb, boxes)
         return points, face_chips(rgb, points)
 
-    def encode_faces(self, image: torch.Tensor, *, upsample: int = 0, threshold: float = 0.0) -> FoundFaces:
+    def encode_faces(self, image: torch.Tensor, *, upsample: int = 0, threshold: float = 0.0,
+                     num_jitters: int = 1, generator: torch.Generator | None = None) -> FoundFaces:
         """Detect, align and encode every face in one photo.
 
         Args:
@@ -101,22 +102,30 @@ class PretrainedFacePipeline(nn.Module):
             upsample: enlarge the photo about 2x this many times first, to find faces smaller
                 than about 80 pixels (each time ~4x slower).
             threshold: detector score above which a window is a face (dlib: 0).
+            num_jitters: encode each face as the mean over this many randomly jittered copies
+                of its chip (dlib's ``num_jitters``, :mod:`~coursekit.face.pretrained.jitter`;
+                ``N`` times slower); 1: the chip itself.
+            generator: the CPU random generator of the jitters.
 
         Returns:
             :class:`FoundFaces`, best detection first (empty tensors when no face is found).
         """
         boxes, scores = self.find_faces(image, upsample=upsample, threshold=threshold)
         points, chips = self.align(image, boxes)
-        encodings = self.encoder(chips) if len(chips) else torch.zeros(0, 128, device=boxes.device)
+        encodings = (self.encoder.encode(chips, num_jitters=num_jitters, generator=generator)
+                     if len(chips) else torch.zeros(0, 128, device=boxes.device))
         return FoundFaces(boxes, scores, points, chips, encodings)
 
-    def encode_cropped(self, images: torch.Tensor, *, batch_size: int = 64) -> torch.Tensor:
+    def encode_cropped(self, images: torch.Tensor, *, batch_size: int = 64, num_jitters: int = 1,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
         """Encode photos that each show one face filling the frame (no detector).
 
         Args:
             images: ``(B, C, H, W)`` or one ``(C, H, W)`` image (``C`` = 3, or 1 for grey),
                 ``uint8`` or float in [0, 1].
             batch_size: chips per encoder pass.
+            num_jitters: as in :meth:`encode_faces`.
+            generator: the CPU random generator of the jitters.
 
         Returns:
             ``(B, 128)`` encodings (or ``(128,)`` for one image).
@@ -130,7 +139,7 @@ class PretrainedFacePipeline(nn.Module):
             h, w = image.shape[-2:]
             chips.append(self.align(image, torch.tensor([[0, 0, w - 1, h - 1]]))[1])
         chips = torch.cat(chips)
-        out = torch.cat([self.encoder(chips[i:i + batch_size]) for i in range(0, len(chips), batch_size)])
+        out = self.encoder.encode(chips, num_jitters=num_jitters, generator=generator, batch_size=batch_size)
         return out[0] if single else out
 
 

@@ -78,3 +78,21 @@ def test_evaluate_counts_skipped_photos(photos, tmp_path, capsys):
                  "--json", "--quiet"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["num_images"] == 4 and result["skipped"] == 1 and result["num_people"] == 2
+
+
+def test_jitters(photos, tmp_path, capsys):
+    """``--jitters N``: dlib's num_jitters; seeded, so the same photo gives the same distance."""
+    db = str(tmp_path / "people.npz")
+    assert main(["faces", "enroll", db, "eileen", photos["eileen"], "--detect", "--jitters", "4",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    distances = []
+    for _ in range(2):
+        assert main(["faces", "identify", db, photos["eileen"], "--detect", "--jitters", "4",
+                     "--json", "--quiet"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["name"] == "eileen"
+        distances.append(out["distance"])
+    assert distances[0] == distances[1] == 0.0  # the same jitters as at enrolment
+    assert main(["faces", "identify", db, photos["eileen"], "--detect", "--json", "--quiet"]) == 0
+    assert 0 < json.loads(capsys.readouterr().out)["distance"] < 0.05  # unjittered: close, not equal
