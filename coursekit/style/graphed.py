@@ -188,7 +188,7 @@ def lbfgs_steps(
     lr: float = 1.0,
     history_size: int = 100,
     cuda_graph: bool = True,
-    warmup: int = 3,
+    warmup: int = 2,
     after_step: Callable[[int], object] | None = None,
 ) -> tuple[Tensor, StepsReport]:
     """Minimise ``loss_and_terms(G)[0]`` over ``G`` by L-BFGS, clamping G to [0, 1] after each step.
@@ -204,8 +204,10 @@ def lbfgs_steps(
             ``num_steps - 1`` pairs, so no more is allocated.
         cuda_graph: on CUDA, record one step in a graph after ``warmup`` ordinary ones and
             replay it for the remaining steps.
-        warmup: ordinary steps before recording (cuDNN and cuBLAS pick their kernels and
-            allocate their workspaces).
+        warmup: ordinary steps before recording, on the capture stream: every kernel of the
+            step has run once (the step is the same sequence of operations each time), cuDNN and
+            cuBLAS have picked their kernels and allocated their workspaces. Each costs an
+            ordinary (launch-bound) step.
         after_step: called with the step number (1, 2, ...) after each step, e.g. to take a
             snapshot of G or advance a progress bar.
 
