@@ -1,7 +1,5 @@
 """``python -m coursekit``: the ``coursekit`` command."""
 
-import sys
+from coursekit.cli import console_main
 
-from coursekit.cli import main
-
-sys.exit(main())
+console_main()

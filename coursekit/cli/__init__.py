@@ -13,16 +13,18 @@ naming the path or option, never a traceback; the exit codes are :data:`EXIT_COD
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import importlib
 import math
+import os
 import re
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 
-__all__ = ["EXIT_CODES", "EXIT_CODES_HELP", "CommandParser", "build_parser", "main",
+__all__ = ["EXIT_CODES", "EXIT_CODES_HELP", "CommandParser", "build_parser", "console_main", "main",
            "non_negative_float", "plain_text", "positive_float", "positive_int", "show_progress"]
 
 _COMMANDS = ("coursekit.cli.faces", "coursekit.cli.style", "coursekit.cli.student", "coursekit.cli.data")
@@ -246,5 +248,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
 
 
+def console_main() -> None:
+    """The ``coursekit`` program (the installed script and ``python -m coursekit``): :func:`main`
+    on the command line's arguments, then the end of the process, without Python's own
+    clean-up of every loaded module.
+
+    Once PyTorch is loaded, that clean-up (thousands of modules and their objects torn down one
+    by one) is a large share of a quick command's time, such as ``coursekit faces identify``,
+    and it does nothing a finished command needs: :func:`main` has returned (its ``finally``
+    blocks have run and its temporary files are gone), so this waits for any non-daemon thread
+    as Python would, runs the ``atexit`` functions, flushes the standard streams and then ends
+    the process with :func:`os._exit` and :func:`main`'s exit code (120 if standard output
+    could not be flushed, as Python does).
+    """
+    code = main()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream
+            if stream is sys.stdout and code == 0:
+                code = 120
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

@@ -192,3 +192,33 @@ def test_version(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"coursekit {__version__}"
+
+
+def test_the_program_exits_fast_but_cleanly(tmp_path, model_and_photo):
+    """``python -m coursekit`` ends with ``os._exit`` after ``main`` (no module teardown): the exit
+    code, standard output and error, ``atexit`` functions and files written all survive it."""
+    model, photo = model_and_photo
+    db = tmp_path / "people.npz"
+    run = [sys.executable, "-m", "coursekit", "faces"]
+    done = subprocess.run(run + ["enroll", str(db), "ann", str(photo), "--model", str(model), "--device",
+                                 "cpu"], env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "enrolled ann" in done.stdout, done.stderr
+    assert FaceDatabase.load(db).names == ["ann"]
+    done = subprocess.run(run + ["identify", str(db), str(photo), "--threshold", "0", "--json"], env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1) and '"name"' in done.stdout
+    done = subprocess.run(run + ["identify", str(db), str(tmp_path / "missing.png")], env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "missing.png" in done.stderr
+    script = textwrap.dedent("""
+        import atexit, sys
+        atexit.register(lambda: print("atexit ran"))
+        sys.argv = ["coursekit", "--version"]
+        from coursekit.cli import console_main
+        print("before", end=" ")  # buffered: must be flushed
+        console_main()
+    """)
+    done = subprocess.run([sys.executable, "-c", script], env=_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0
+    assert done.stdout.startswith("before coursekit ") and done.stdout.rstrip().endswith("atexit ran")
