@@ -79,7 +79,7 @@ def timed(cmd: list[str], env: dict, reps: int, before_each=None) -> tuple[float
             before_each()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=env.get("PYTHONPATH"))
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime)
@@ -102,7 +102,8 @@ def main() -> None:
     py = [sys.executable]
     ck = py + ["-m", "coursekit", "faces"]
     db = tmp / "db.npz"
-    subprocess.run(ck + ["enroll", str(db), "eileen", str(enrol), "--detect", "-q"], env=base, check=True)
+    subprocess.run(ck + ["enroll", str(db), "eileen", str(enrol), "--detect", "-q"], env=base, check=True,
+                   cwd=repo)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs; "
           f"{args.reps} runs per row (median)", flush=True)
     rows = []

@@ -16,8 +16,9 @@ Three parts, all in one run unless ``--part`` picks one:
   chelsea, rocket, coins, immunohistochemistry); the detector finds the face (photos where it
   finds none are counted and left out), then one-shot 40-way over 20 enrolments, and how many
   of the kept faces pass dlib's 0.6 threshold against another photo of the same person.
-* ``cli``: ``coursekit faces identify DB PHOTO --detect`` on a 640 x 480 photo as a new process
-  (imports and model loading included), with 1 and 2 threads.
+
+The command line end to end (``coursekit faces identify``, a new process each time) is timed by
+``benchmarks/face_cli_speed.py``.
 
 Every time is given as wall-clock and as CPU seconds of the process: on a shared machine the
 wall clock is inflated by other jobs, while the CPU seconds (at one thread) approximate the time
@@ -161,40 +162,6 @@ def speed(pipe, ref, faces, reps: int, device: torch.device) -> None:
           f"{t_pipe[0] / t_pipe_d[0]:.2f}, CPU {t_pipe[1] / t_pipe_d[1]:.2f})")
 
 
-def cli(faces) -> None:
-    """``coursekit faces identify DB PHOTO --detect`` on a 640 x 480 photo, as a new process
-    (imports and model loading included), after enrolling one person."""
-    import os
-    import resource
-    import subprocess
-    import sys
-    import tempfile
-
-    from PIL import Image
-
-    g = np.random.default_rng(1)
-    tmp = tempfile.mkdtemp()
-    face = data.astronaut()[0:300, 100:400]
-    Image.fromarray(face).save(f"{tmp}/eileen.png")
-    photo = _paste(_scene("coffee", g), data.astronaut()[20:260, 120:360], 200, g)
-    Image.fromarray(photo).save(f"{tmp}/photo.jpg", quality=92)
-    run = [sys.executable, "-m", "coursekit", "faces"]
-    subprocess.run(run + ["enroll", f"{tmp}/db.npz", "eileen", f"{tmp}/eileen.png", "--detect", "-q"],
-                   check=True)
-    for threads in (1, 2):
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-        best = (float("inf"), float("inf"))
-        for _ in range(3):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t = time.perf_counter()
-            out = subprocess.run(run + ["identify", f"{tmp}/db.npz", f"{tmp}/photo.jpg", "--detect"],
-                                 check=True, env=env, capture_output=True, text=True).stdout.strip()
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            best = (min(best[0], time.perf_counter() - t), min(best[1], cpu))
-        print(f"CLI identify 640x480 --detect, {threads} thread(s): {_fmt(best)}  [{out}]")
-
-
 def _dlib_cropped(ref, images: torch.Tensor) -> torch.Tensor:
     out = []
     for img in images:
@@ -257,7 +224,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--part", choices=("speed", "oneshot", "cross", "cli"), default=None)
+    ap.add_argument("--part", choices=("speed", "oneshot", "cross"), default=None)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -274,8 +241,6 @@ def main() -> None:
         oneshot(pipe, ref, faces)
     if args.part in (None, "cross"):
         cross(pipe, faces)
-    if args.part in (None, "cli"):
-        cli(faces)
 
 
 if __name__ == "__main__":
