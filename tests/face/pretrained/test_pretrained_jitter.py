@@ -124,7 +124,8 @@ def test_jittered_encodings_match_dlib_in_distribution(pipeline, astronaut_chip,
     unjittered = min(np.linalg.norm(plain - t) for t in theirs)
     for o in ours:
         for t in theirs:
-            assert np.linalg.norm(o - t) < max(3 * spread, 0.35 * unjittered)
+            # without the mirror or with 3x the angles it would be 0.072-0.075 / 0.054-0.058 here
+            assert np.linalg.norm(o - t) < 2 * spread
             assert np.linalg.norm(o - t) < 0.5 * unjittered
     # and on average over the runs, as close as dlib's two runs are
     ours_mean, theirs_mean = np.mean(ours, 0), np.mean(theirs, 0)
