@@ -16,7 +16,6 @@ import re
 import sys
 import time
 from pathlib import Path
-from queue import Empty
 
 import nbformat
 from nbclient import NotebookClient
@@ -25,7 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # ipywidgets' Output widget, built by interact/interactive/interactive_output or directly. What
-# such a widget captures during a cell, nbclient mirrors back to the kernel on the shell channel.
+# such a widget captures during a cell, nbclient mirrors back to the kernel on the shell channel,
+# the channel it polls for the cell's reply, and a run sometimes stalled there with the kernel idle
+# and the cell timeout never firing (jupyter/nbclient#312, jupyter/nbconvert#2029). The notebooks
+# build their widgets with coursekit.plotting.interactive_figure instead, which uses no Output
+# widget, so plain nbclient (and nbconvert --execute, papermill, jupyter-book) runs them.
 _OUTPUT_WIDGET = re.compile(r"\b(?:interact|interactive|interactive_output|Output)\s*\(")
 
 
@@ -35,47 +38,11 @@ def uses_output_widgets(nb: nbformat.NotebookNode) -> bool:
     return any(c.cell_type == "code" and _OUTPUT_WIDGET.search(c.source) for c in nb.cells)
 
 
-def _patient(get_msg, step: float = 1.0):
-    """``get_msg`` of a channel, re-polled every ``step`` seconds until its own timeout.
-
-    Needed only for notebooks that build ``Output`` widgets (:func:`uses_output_widgets`): while
-    such a cell runs, nbclient sends the widget's captured outputs to the kernel on the shell
-    channel, the channel it is polling for the cell's reply, and a run sometimes stalled there
-    with the kernel idle (jupyter/nbclient#312, jupyter/nbconvert#2029). A fresh poll sees the
-    queued reply, so short polls in a loop cannot miss it. Notebooks whose widgets come from
-    ``coursekit.plotting.interactive_figure`` run with plain nbclient; once every notebook does,
-    this workaround can go.
-    """
-
-    async def wrapped(timeout: float | None = None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = step if deadline is None else min(step, max(0.0, deadline - time.monotonic()))
-            try:
-                return await get_msg(timeout=left)
-            except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-
-    return wrapped
-
-
-class _PatientClient(NotebookClient):
-    """NotebookClient whose shell and IOPub reads are :func:`_patient`."""
-
-    async def async_start_new_kernel_client(self):
-        kc = await super().async_start_new_kernel_client()
-        for channel in (kc.shell_channel, kc.iopub_channel):
-            channel.get_msg = _patient(channel.get_msg)
-        return kc
-
-
 def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, str, float]:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    client_class = _PatientClient if uses_output_widgets(nb) else NotebookClient  # plain nbclient
-    client = client_class(nb, timeout=timeout, kernel_name="python3",
-                          resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
         status = "ok"
