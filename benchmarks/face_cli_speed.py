@@ -14,8 +14,10 @@ Rows:
   detector (what a student's own photo needs), with the course cache of converted models
   (``COURSEKIT_CACHE``) warm, and cold (an empty cache in every run: the ``.dat`` files are
   decoded and the cache written, as on the first run after installing);
-* ``coursekit faces identify DB photo.jpg``: the default (no ``--detect``: the whole photo is
-  taken as the face box; right for photos cropped to the face, not for this one);
+* ``coursekit faces identify DB photo.jpg``: no option, so the database's record (it was enrolled
+  with detection) decides;
+* ``coursekit faces identify DB photo.jpg --no-detect``: the whole photo taken as the face box
+  (right for photos cropped to the face, not for this one);
 * dlib (``dlib-bin``): ``cnn_face_detection_model_v1`` + ``shape_predictor`` (5 points) +
   ``face_recognition_model_v1.compute_face_descriptor(img, shape)`` and the distance to the
   enrolled encoding, in a new process with its imports and model loading (dlib's threads are its
@@ -126,7 +128,9 @@ def main() -> None:
 
         row("coursekit faces identify DB photo --detect (cold cache)", t, ck + query + ["--detect"], env,
             before_each=empty_cache)
-        row("coursekit faces identify DB photo (default: no --detect)", t, ck + query, env)
+        row("coursekit faces identify DB photo (default: as DB records)", t, ck + query, env)
+        row("coursekit faces identify DB photo --no-detect (whole photo)", t, ck + query + ["--no-detect"],
+            env)
     try:
         import dlib  # noqa: F401
 

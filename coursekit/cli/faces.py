@@ -24,10 +24,13 @@ from reading the file to writing it), so neither loses the other's person. ``--d
 the largest face of each photo first (scikit-image's LBP cascade; with ``--model pretrained``,
 dlib's CNN detector, landmarks and alignment). ``--jitters N`` (pretrained model only) encodes
 each face as the mean over N randomly jittered copies of its chip, as dlib's ``num_jitters``
-does. A photo in which no face is found is skipped with
-a note and counted (``"skipped"`` in ``--json``); it never ends the run. Results go to standard
-output, progress and notes to standard error. ``identify`` and ``verify`` exit with 1 when the
-answer is no one / rejected.
+does. ``enroll`` detects faces by default with the pretrained model (students bring ordinary
+photos; ``--no-detect`` when each photo is already a face crop) and records the choice in ``DB``:
+``identify`` and ``verify`` find faces the same way unless told otherwise. ``train`` and
+``evaluate`` read data sets of face crops and detect only with ``--detect``. A photo in which
+no face is found is skipped with a note and counted (``"skipped"`` in ``--json``); it never ends
+the run. Results go to standard output, progress and notes to standard error. ``identify`` and
+``verify`` exit with 1 when the answer is no one / rejected.
 """
 
 from __future__ import annotations
@@ -82,9 +85,12 @@ def register(subparsers) -> None:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--device", default="auto",
                        help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-        p.add_argument("--detect", action="store_true",
+        p.add_argument("--detect", action=argparse.BooleanOptionalAction, default=None,
                        help="find the largest face of each photo first (for ordinary photos); "
-                            "photos without a face are skipped and counted")
+                            "photos without a face are skipped and counted. --no-detect: each "
+                            "photo is already a face crop. Default: as DB records for identify "
+                            f"and verify, else on with --model {PRETRAINED} in enroll, identify "
+                            "and verify, off in train and evaluate")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
 
     def jitters(p: argparse.ArgumentParser) -> None:
@@ -182,6 +188,36 @@ def _note(args, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def _detect(args, model_spec: str | Path, recorded: bool | None) -> bool:
+    """Whether ``enroll``/``identify``/``verify`` look for the face in each photo: ``--detect`` or
+    ``--no-detect`` when given, else what the database records, else on for the pretrained model
+    (ordinary photos) and off for a trained one (face crops, as it was trained on).
+
+    Example:
+        >>> from argparse import Namespace
+        >>> _detect(Namespace(detect=None), PRETRAINED, None), _detect(Namespace(detect=None), "m.pt", None)
+        (True, False)
+        >>> _detect(Namespace(detect=None), PRETRAINED, False)  # what the database records
+        False
+        >>> _detect(Namespace(detect=False), PRETRAINED, True)  # --no-detect overrides it
+        False
+    """
+    if args.detect is not None:
+        return bool(args.detect)
+    if recorded is not None:
+        return bool(recorded)
+    return str(model_spec) == PRETRAINED
+
+
+def _recorded_detect(db_path: Path) -> bool | None:
+    """The face-finding choice an existing database records (``None``: none, or no database)."""
+    from coursekit.face.database import FaceDatabase
+
+    if not db_path.is_file():
+        return None
+    return FaceDatabase.load(db_path).info.get("detect")
+
+
 def _load_photo(path: str | Path, detect: bool) -> torch.Tensor | None:
     """One image file -> ``(1, FACE_SIZE, FACE_SIZE)`` grey face, or ``None`` when ``detect``
     finds no face in it."""
@@ -266,7 +302,8 @@ class _FaceModel:
         for path in paths:
             z = self.encode_image(load_image(path), str(path))
             if z is None:
-                _note(args, f"no face found in {path}: skipped")
+                hint = "" if args.detect else " (a photo that is already a face crop: --no-detect)"
+                _note(args, f"no face found in {path}: skipped{hint}")
                 skipped.append(str(path))
             else:
                 out.append(z)
@@ -431,7 +468,7 @@ def _evaluate(args) -> int:
         raise ValueError(f"--repeats must be at least 20, got {args.repeats}")
     device = get_device(args.device)
     generator = seed_everything(args.seed)
-    model = _FaceModel(args.model, device, detect=args.detect, jitters=args.jitters, seed=args.seed)
+    model = _FaceModel(args.model, device, detect=bool(args.detect), jitters=args.jitters, seed=args.seed)
     if model.pretrained:
         z, labels, no_face, source = _encode_data_pretrained(args, model)
     else:
@@ -531,7 +568,8 @@ def _open_db(args, model_spec: str | None, *, create: bool, model: _FaceModel | 
     if model is None:
         if model_spec != PRETRAINED:
             _model_file(model_spec)
-        model = _FaceModel(model_spec, device, detect=args.detect, jitters=args.jitters)
+        detect = _detect(args, model_spec, db.info.get("detect") if db is not None else None)
+        model = _FaceModel(model_spec, device, detect=detect, jitters=args.jitters)
     if db is None:
         threshold = model.default_threshold if args.threshold is None else args.threshold
         db = FaceDatabase(threshold=threshold)
@@ -547,6 +585,7 @@ def _open_db(args, model_spec: str | None, *, create: bool, model: _FaceModel | 
     except ValueError as err:
         raise ValueError(f"{db_path}: {err} (it was built with {recorded or db.model}; pass "
                          f"--model {recorded or '...'} or use another database)") from None
+    db.info.setdefault("detect", model.detect)  # how enrolment found the faces: queries follow it
     if model.pretrained:
         db.info.pop("model_sha256", None)
         db.info.update(model=PRETRAINED)
@@ -575,7 +614,8 @@ def _enroll(args) -> int:
     db_path = Path(args.db)
     if args.model != PRETRAINED:
         _model_file(args.model)
-    model = _FaceModel(args.model, get_device(args.device), detect=args.detect, jitters=args.jitters)
+    detect = _detect(args, args.model, _recorded_detect(db_path))
+    model = _FaceModel(args.model, get_device(args.device), detect=detect, jitters=args.jitters)
     faces, skipped = model.encode_files(args, args.images)  # (K, E)
     if faces is None:
         raise ValueError(f"no face found in any of the {len(args.images)} photo(s) of {args.name}; "

@@ -96,3 +96,31 @@ def test_jitters(photos, tmp_path, capsys):
     assert distances[0] == distances[1] == 0.0  # the same jitters as at enrolment
     assert main(["faces", "identify", db, photos["eileen"], "--detect", "--json", "--quiet"]) == 0
     assert 0 < json.loads(capsys.readouterr().out)["distance"] < 0.05  # unjittered: close, not equal
+
+
+def test_pretrained_detects_by_default_and_the_database_remembers(photos, tmp_path, capsys):
+    """``enroll`` with the pretrained model finds the face in an ordinary photo without being
+    told; the database records it, and ``identify``/``verify`` follow unless told otherwise."""
+    db = str(tmp_path / "people.npz")
+    assert main(["faces", "enroll", db, "eileen", photos["eileen"], photos["blank"]]) == 0
+    captured = capsys.readouterr()
+    assert "1 skipped" in captured.out  # the face-less photo: detection was on
+    assert "blank.png: skipped (a photo that is already a face crop: --no-detect)" in captured.err
+    assert FaceDatabase.load(db).info["detect"] is True
+    assert main(["faces", "identify", db, photos["eileen"], "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["distance"] == 0.0  # the same face crop as enrolled
+    assert main(["faces", "verify", db, "eileen", photos["mirror"], "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["accepted"] is True
+    # overriding the record: the whole photo as the face gives another encoding
+    assert main(["faces", "identify", db, photos["eileen"], "--no-detect", "--json", "--quiet"]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)["distance"] > 0.01
+
+
+def test_no_detect_is_recorded_too(photos, tmp_path, capsys):
+    db = str(tmp_path / "crops.npz")
+    assert main(["faces", "enroll", db, "eileen", photos["eileen"], "--no-detect", "--quiet"]) == 0
+    assert FaceDatabase.load(db).info["detect"] is False
+    capsys.readouterr()
+    # the record says no detection: the face-less photo is encoded whole, not skipped
+    main(["faces", "identify", db, photos["blank"], "--json", "--quiet"])
+    assert json.loads(capsys.readouterr().out)["skipped"] == 0
