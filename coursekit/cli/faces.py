@@ -5,7 +5,8 @@
     coursekit faces train DATA --out MODEL.pt [--epochs N] [--device auto] [--seed 0]
     coursekit faces evaluate DATA --model MODEL.pt|pretrained [--json] [--repeats 20] [--jitters N]
     coursekit faces enroll DB NAME IMAGE... [--model MODEL.pt|pretrained] [--append] [--threshold T]
-    coursekit faces identify DB IMAGE [--model MODEL.pt|pretrained] [--threshold T] [--json]
+                                           [--detect | --no-detect]
+    coursekit faces identify DB IMAGE [--model MODEL.pt|pretrained] [--threshold T] [--json] [--no-detect]
     coursekit faces verify DB NAME IMAGE [--model MODEL.pt|pretrained] [--threshold T] [--json]
     coursekit faces threshold DB [T]
 
@@ -26,7 +27,9 @@ dlib's CNN detector, landmarks and alignment). ``--jitters N`` (pretrained model
 each face as the mean over N randomly jittered copies of its chip, as dlib's ``num_jitters``
 does. ``enroll`` detects faces by default with the pretrained model (students bring ordinary
 photos; ``--no-detect`` when each photo is already a face crop) and records the choice in ``DB``:
-``identify`` and ``verify`` find faces the same way unless told otherwise. ``train`` and
+``identify`` and ``verify`` find faces the same way unless told otherwise (with a note: the
+distances are then not comparable), and ``enroll`` refuses to mix the two ways in one database.
+A database written before it recorded the choice holds whole photos (the old default). ``train`` and
 ``evaluate`` read data sets of face crops and detect only with ``--detect``. A photo in which
 no face is found is skipped with a note and counted (``"skipped"`` in ``--json``); it never ends
 the run. Results go to standard output, progress and notes to standard error. ``identify`` and
@@ -88,9 +91,9 @@ def register(subparsers) -> None:
         p.add_argument("--detect", action=argparse.BooleanOptionalAction, default=None,
                        help="find the largest face of each photo first (for ordinary photos); "
                             "photos without a face are skipped and counted. --no-detect: each "
-                            "photo is already a face crop. Default: as DB records for identify "
-                            f"and verify, else on with --model {PRETRAINED} in enroll, identify "
-                            "and verify, off in train and evaluate")
+                            "photo is already a face crop. Default: as an existing DB records "
+                            f"(enroll, identify, verify), else on with --model {PRETRAINED} and "
+                            "off with a trained model; off in train and evaluate")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
 
     def jitters(p: argparse.ArgumentParser) -> None:
@@ -209,13 +212,32 @@ def _detect(args, model_spec: str | Path, recorded: bool | None) -> bool:
     return str(model_spec) == PRETRAINED
 
 
+def _db_detect(db) -> bool | None:
+    """How a database's faces were found: its record; ``False`` for a non-empty database written
+    before the record existed (whole photos, the old default); ``None`` for an empty one."""
+    recorded = db.info.get("detect")
+    if recorded is None and len(db):
+        return False
+    return None if recorded is None else bool(recorded)
+
+
 def _recorded_detect(db_path: Path) -> bool | None:
-    """The face-finding choice an existing database records (``None``: none, or no database)."""
+    """:func:`_db_detect` of the database at ``db_path`` (``None`` when there is none)."""
     from coursekit.face.database import FaceDatabase
 
     if not db_path.is_file():
         return None
-    return FaceDatabase.load(db_path).info.get("detect")
+    return _db_detect(FaceDatabase.load(db_path))
+
+
+def _how(detect: bool) -> str:
+    return "with face detection" if detect else "without face detection (whole photos)"
+
+
+def _mixed_detection(db_path: Path, recorded: bool) -> ValueError:
+    return ValueError(f"{db_path} was enrolled {_how(recorded)}; these photos would be encoded "
+                      f"{_how(not recorded)}, and the two cannot be compared: pass "
+                      f"{'--detect' if recorded else '--no-detect'} or use another database")
 
 
 def _load_photo(path: str | Path, detect: bool) -> torch.Tensor | None:
@@ -302,7 +324,8 @@ class _FaceModel:
         for path in paths:
             z = self.encode_image(load_image(path), str(path))
             if z is None:
-                hint = "" if args.detect else " (a photo that is already a face crop: --no-detect)"
+                hint = ("" if args.detect or not self.detect else
+                        " (detection is on; if it is already a tightly cropped face, try --no-detect)")
                 _note(args, f"no face found in {path}: skipped{hint}")
                 skipped.append(str(path))
             else:
@@ -568,8 +591,15 @@ def _open_db(args, model_spec: str | None, *, create: bool, model: _FaceModel | 
     if model is None:
         if model_spec != PRETRAINED:
             _model_file(model_spec)
-        detect = _detect(args, model_spec, db.info.get("detect") if db is not None else None)
+        detect = _detect(args, model_spec, _db_detect(db) if db is not None else None)
         model = _FaceModel(model_spec, device, detect=detect, jitters=args.jitters)
+    found_by = _db_detect(db) if db is not None else None  # how the enrolled faces were found
+    if found_by is not None and model.detect != found_by:
+        if create:
+            raise _mixed_detection(db_path, found_by)
+        _note(args, f"note: {db_path} was enrolled {_how(found_by)}; this photo is encoded "
+                    f"{_how(model.detect)}, so its distances are not comparable (leave out "
+                    f"{'--no-detect' if found_by else '--detect'} to match)")
     if db is None:
         threshold = model.default_threshold if args.threshold is None else args.threshold
         db = FaceDatabase(threshold=threshold)
@@ -585,7 +615,8 @@ def _open_db(args, model_spec: str | None, *, create: bool, model: _FaceModel | 
     except ValueError as err:
         raise ValueError(f"{db_path}: {err} (it was built with {recorded or db.model}; pass "
                          f"--model {recorded or '...'} or use another database)") from None
-    db.info.setdefault("detect", model.detect)  # how enrolment found the faces: queries follow it
+    if create:  # how enrolment found the faces: queries follow it
+        db.info.setdefault("detect", model.detect if found_by is None else found_by)
     if model.pretrained:
         db.info.pop("model_sha256", None)
         db.info.update(model=PRETRAINED)
@@ -614,12 +645,17 @@ def _enroll(args) -> int:
     db_path = Path(args.db)
     if args.model != PRETRAINED:
         _model_file(args.model)
-    detect = _detect(args, args.model, _recorded_detect(db_path))
+    recorded = _recorded_detect(db_path)
+    detect = _detect(args, args.model, recorded)
+    if recorded is not None and detect != recorded:  # before the photos are encoded
+        raise _mixed_detection(db_path, recorded)
     model = _FaceModel(args.model, get_device(args.device), detect=detect, jitters=args.jitters)
     faces, skipped = model.encode_files(args, args.images)  # (K, E)
     if faces is None:
+        hint = ("" if args.detect or not model.detect else
+                " (detection is on; if these photos are already tightly cropped faces, add --no-detect)")
         raise ValueError(f"no face found in any of the {len(args.images)} photo(s) of {args.name}; "
-                         "nothing to enroll")
+                         f"nothing to enroll{hint}")
     check_writable(db_path)
     with locked(db_path):
         if args.threshold is not None and db_path.exists():

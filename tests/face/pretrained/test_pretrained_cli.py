@@ -105,15 +105,22 @@ def test_pretrained_detects_by_default_and_the_database_remembers(photos, tmp_pa
     assert main(["faces", "enroll", db, "eileen", photos["eileen"], photos["blank"]]) == 0
     captured = capsys.readouterr()
     assert "1 skipped" in captured.out  # the face-less photo: detection was on
-    assert "blank.png: skipped (a photo that is already a face crop: --no-detect)" in captured.err
+    assert "blank.png: skipped (detection is on; if it is already a tightly cropped face, try --no-detect)" \
+        in captured.err
     assert FaceDatabase.load(db).info["detect"] is True
     assert main(["faces", "identify", db, photos["eileen"], "--json", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["distance"] == 0.0  # the same face crop as enrolled
     assert main(["faces", "verify", db, "eileen", photos["mirror"], "--json", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["accepted"] is True
-    # overriding the record: the whole photo as the face gives another encoding
-    assert main(["faces", "identify", db, photos["eileen"], "--no-detect", "--json", "--quiet"]) in (0, 1)
-    assert json.loads(capsys.readouterr().out)["distance"] > 0.01
+    # overriding the record: the whole photo as the face gives another encoding, with a note
+    assert main(["faces", "identify", db, photos["eileen"], "--no-detect", "--json"]) in (0, 1)
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["distance"] > 0.01
+    assert "enrolled with face detection" in captured.err and "not comparable" in captured.err
+    # enrolling the other way into the same database is refused, before any photo is read
+    assert main(["faces", "enroll", db, "bo", photos["mirror"], "--no-detect", "--quiet"]) == 2
+    assert "cannot be compared: pass --detect" in capsys.readouterr().err
+    assert FaceDatabase.load(db).names == ["eileen"]
 
 
 def test_no_detect_is_recorded_too(photos, tmp_path, capsys):
@@ -124,3 +131,24 @@ def test_no_detect_is_recorded_too(photos, tmp_path, capsys):
     # the record says no detection: the face-less photo is encoded whole, not skipped
     main(["faces", "identify", db, photos["blank"], "--json", "--quiet"])
     assert json.loads(capsys.readouterr().out)["skipped"] == 0
+
+
+def test_a_database_without_the_record_holds_whole_photos(photos, tmp_path, capsys):
+    """Databases written before the record: whole photos (the old default), so a query of the
+    enrolled photo still matches it, and enrolling into it keeps that choice."""
+    path = tmp_path / "old.npz"
+    assert main(["faces", "enroll", str(path), "eileen", photos["eileen"], "--no-detect", "-q"]) == 0
+    old = FaceDatabase.load(path)
+    del old.info["detect"]
+    old.save(path)
+    capsys.readouterr()
+    assert main(["faces", "identify", str(path), photos["eileen"], "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["distance"] == 0.0
+    assert main(["faces", "enroll", str(path), "bo", photos["bright"], "-q"]) == 0
+    assert FaceDatabase.load(path).info["detect"] is False
+
+
+def test_the_hint_is_in_the_error_when_no_photo_has_a_face(photos, tmp_path, capsys):
+    assert main(["faces", "enroll", str(tmp_path / "db.npz"), "x", photos["blank"], "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to enroll" in err and "add --no-detect" in err and len(err.strip().splitlines()) == 1
