@@ -728,10 +728,12 @@ def _verify(args) -> int:
         {"name": "ann", "distance": 0.0, "threshold": 1.0, "accepted": true, "skipped": 0}
         0
     """
-    db, face = _query(args)
+    db, model = _open_db(args, args.model, create=False)
+    db.encodings_of(args.name)  # an unknown name is an error, before the photo is read
+    faces, _ = model.encode_files(args, [args.image])
+    face = None if faces is None else faces[0]
     tau = db.threshold if args.threshold is None else args.threshold
     if face is None:
-        db.encodings_of(args.name)  # an unknown name is still an error
         if args.json:
             print(json.dumps({"name": args.name, "distance": None, "threshold": tau,
                               "accepted": False, "skipped": 1}))

@@ -152,3 +152,12 @@ def test_the_hint_is_in_the_error_when_no_photo_has_a_face(photos, tmp_path, cap
     assert main(["faces", "enroll", str(tmp_path / "db.npz"), "x", photos["blank"], "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "nothing to enroll" in err and "add --no-detect" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verify_checks_the_name_before_reading_the_photo(photos, tmp_path, capsys):
+    db = str(tmp_path / "people.npz")
+    assert main(["faces", "enroll", db, "eileen", photos["eileen"], "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["faces", "verify", db, "nobody", photos["blank"]]) == 2
+    err = capsys.readouterr().err
+    assert "'nobody' is not in the face database" in err and "no face found" not in err
