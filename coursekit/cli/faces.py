@@ -9,31 +9,35 @@
     coursekit faces identify DB IMAGE [--model MODEL.pt|pretrained] [--threshold T] [--json] [--no-detect]
     coursekit faces verify DB NAME IMAGE [--model MODEL.pt|pretrained] [--threshold T] [--json]
     coursekit faces threshold DB [T]
+    coursekit faces list DB [--json]
+    coursekit faces remove DB NAME
 
 ``DATA`` is a folder with one sub-folder of images per person (the LFW layout), or
 ``builtin:olivetti`` for the built-in Olivetti faces (plain ``olivetti`` too, unless a folder of
 that name exists: an existing path always wins). ``DB`` is a face database ``.npz`` file;
 ``enroll`` creates it and records the model's path and SHA-256 in it, so ``identify`` and
-``verify`` find the model without ``--model`` and refuse a different one (encodings of two
-models cannot be compared). ``--model pretrained`` (the default of ``enroll``, and of
-``identify``/``verify`` on a database that records no model) is dlib's pretrained ResNet
-encoder, ported to PyTorch (``coursekit.face.pretrained``): it works on anyone's photos, with
-dlib's threshold (0.6 on the distance: 0.36 on its square). ``enroll`` adds photos to a person
-already enrolled only with ``--append``; ``threshold`` shows or changes the acceptance threshold
-of everyone in ``DB``. Two ``enroll`` commands on one database wait for each other (a lock held
-from reading the file to writing it), so neither loses the other's person. ``--detect`` crops
-the largest face of each photo first (scikit-image's LBP cascade; with ``--model pretrained``,
-dlib's CNN detector, landmarks and alignment). ``--jitters N`` (pretrained model only) encodes
-each face as the mean over N randomly jittered copies of its chip, as dlib's ``num_jitters``
-does. ``enroll`` detects faces by default with the pretrained model (students bring ordinary
-photos; ``--no-detect`` when each photo is already a face crop) and records the choice in ``DB``:
-``identify`` and ``verify`` find faces the same way unless told otherwise (with a note: the
-distances are then not comparable), and ``enroll`` refuses to mix the two ways in one database.
-A database written before it recorded the choice holds whole photos (the old default). ``train`` and
-``evaluate`` read data sets of face crops and detect only with ``--detect``. A photo in which
-no face is found is skipped with a note and counted (``"skipped"`` in ``--json``); it never ends
-the run. Results go to standard output, progress and notes to standard error. ``identify`` and
-``verify`` exit with 1 when the answer is no one / rejected.
+``verify`` find the model without ``--model`` and refuse a different one (encodings of two models
+cannot be compared). ``--model pretrained`` (the default of ``enroll``, and of
+``identify``/``verify`` on a database that records no model) is dlib's pretrained ResNet encoder,
+ported to PyTorch (``coursekit.face.pretrained``): it works on anyone's photos, with dlib's
+threshold (0.6 on the distance: 0.36 on its square). ``enroll`` adds photos to a person already
+enrolled only with ``--append``; ``threshold`` shows or changes the acceptance threshold of
+everyone in ``DB``; ``list`` shows who is enrolled (photos per person) and how the database was
+built (model, face detection, threshold); ``remove`` takes a person out. Two ``enroll`` commands
+on one database wait for each other (a lock held from reading the file to writing it), so neither
+loses the other's person. ``--detect`` crops the largest face of each photo first (scikit-image's
+LBP cascade; with ``--model pretrained``, dlib's CNN detector, landmarks and alignment).
+``--jitters N`` (pretrained model only) encodes each face as the mean over N randomly jittered
+copies of its chip, as dlib's ``num_jitters`` does. ``enroll`` detects faces by default with the
+pretrained model (students bring ordinary photos; ``--no-detect`` when each photo is already a
+face crop) and records the choice in ``DB``: ``identify`` and ``verify`` find faces the same way
+unless told otherwise (with a note: the distances are then not comparable), and ``enroll`` refuses
+to mix the two ways in one database. A database written before it recorded the choice holds whole
+photos (the old default). ``train`` and ``evaluate`` read data sets of face crops and detect only
+with ``--detect``. A photo in which no face is found is skipped with a note and counted
+(``"skipped"`` in ``--json``); it never ends the run. Results go to standard output, progress and
+notes to standard error. ``identify`` and ``verify`` exit with 1 when the answer is no one /
+rejected.
 """
 
 from __future__ import annotations
@@ -167,6 +171,14 @@ def register(subparsers) -> None:
     p.add_argument("db", metavar="DB", help="face database file (.npz)")
     p.add_argument("value", metavar="T", nargs="?", type=non_negative_float, default=None,
                    help="the new threshold on squared L2 distance (omit it to show the current)")
+
+    p = add("list", "who is enrolled in a database, and how it was built", _list)
+    p.add_argument("db", metavar="DB", help="face database file (.npz)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = add("remove", "remove a person (all their photos) from a database", _remove)
+    p.add_argument("db", metavar="DB", help="face database file (.npz)")
+    p.add_argument("name", metavar="NAME", help="the person to remove")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -775,4 +787,78 @@ def _threshold(args) -> int:
         old, db.threshold = db.threshold, args.value
         db.save(db_path)
     print(f"threshold of {db_path}: {old:.4f} -> {args.value:.4f} for {len(db)} people")
+    return 0
+
+
+def _list(args) -> int:
+    """``faces list DB``: the people enrolled (photos each) and how the database was built.
+
+    Example:
+        >>> from coursekit.cli import main
+        >>> db, img, model = _example_files(enroll="ann")
+        >>> main(["faces", "list", db])
+        database .../people.npz: 1 people, 1 photo(s), 8-d encodings
+        model: .../m.pt (sha256 ...)
+        faces: without face detection (whole photos)
+        threshold: 1.0000 (squared L2 distance)
+          ann  1 photo(s)
+        0
+    """
+    from coursekit.face.database import FaceDatabase
+
+    db_path = Path(args.db)
+    db = FaceDatabase.load(db_path)
+    photos = {name: len(db.encodings_of(name)) for name in db.names}
+    detect = _db_detect(db)
+    model = db.info.get("model") or db.model
+    if args.json:
+        print(json.dumps({"db": str(db_path), "people": photos, "model": model,
+                          "model_sha256": db.info.get("model_sha256"), "detect": detect,
+                          "threshold": db.threshold, "embedding_dim": db.embedding_dim}))
+        return 0
+    dim = f", {db.embedding_dim}-d encodings" if db.embedding_dim else ""
+    print(f"database {db_path}: {len(db)} people, {sum(photos.values())} photo(s){dim}")
+    if model == PRETRAINED:
+        print(f"model: {PRETRAINED} ({PRETRAINED_ID})")
+    elif model is not None:
+        sha = db.info.get("model_sha256")
+        print(f"model: {model}" + (f" (sha256 {sha[:12]})" if sha else ""))
+    else:
+        print("model: none recorded yet")
+    print(f"faces: {'none enrolled yet' if detect is None else _how(detect)}")
+    print(f"threshold: {db.threshold:.4f} (squared L2 distance)")
+    width = max((len(name) for name in photos), default=0)
+    for name, n in photos.items():
+        print(f"  {name:<{width}}  {n} photo(s)")
+    return 0
+
+
+def _remove(args) -> int:
+    """``faces remove DB NAME``: take a person and all their photos out of ``DB`` (under the
+    database's lock, written atomically).
+
+    Example:
+        >>> from coursekit.cli import main
+        >>> db, img, model = _example_files(enroll="ann")
+        >>> main(["faces", "remove", db, "ann"])
+        removed ann (1 photo(s)); .../people.npz holds 0 people
+        0
+    """
+    from coursekit.face.database import FaceDatabase
+    from coursekit.files import check_writable, locked
+
+    db_path = Path(args.db)
+    if not db_path.is_file():
+        raise FileNotFoundError(f"no face database at {db_path}")
+    check_writable(db_path)
+    with locked(db_path):
+        db = FaceDatabase.load(db_path)
+        if args.name not in db:
+            known = ", ".join(db.names[:10]) + (", ..." if len(db) > 10 else "")
+            raise ValueError(f"{args.name!r} is not enrolled in {db_path} "
+                             f"(enrolled: {known or 'nobody'}); nothing removed")
+        photos = len(db.encodings_of(args.name))
+        db.remove(args.name)
+        db.save(db_path)
+    print(f"removed {args.name} ({photos} photo(s)); {db_path} holds {len(db)} people")
     return 0

@@ -62,14 +62,20 @@ def test_evaluate_text(trained, capsys):
     assert "one-shot 4-way accuracy" in out and "ROC AUC" in out and "threshold" in out
 
 
-def test_enroll_identify_verify(trained, tmp_path, capsys):
-    folder, model = trained
-    db = tmp_path / "people.npz"
+def _enroll_ann_and_bo(folder, model, db, *threshold):
+    """ann with two photos of person_0, bo with one of person_1; returns both people's photos."""
     a = sorted((folder / "person_0").iterdir())
     b = sorted((folder / "person_1").iterdir())
     assert main(["faces", "enroll", str(db), "ann", str(a[0]), str(a[1]), "--model", str(model),
-                 "--threshold", "4.0", "--quiet"]) == 0
+                 *threshold, "--quiet"]) == 0
     assert main(["faces", "enroll", str(db), "bo", str(b[0]), "--model", str(model), "--quiet"]) == 0
+    return a, b
+
+
+def test_enroll_identify_verify(trained, tmp_path, capsys):
+    folder, model = trained
+    db = tmp_path / "people.npz"
+    a, b = _enroll_ann_and_bo(folder, model, db, "--threshold", "4.0")
     capsys.readouterr()
     # the model path is recorded in the database: no --model needed
     assert main(["faces", "identify", str(db), str(a[0]), "--json", "--quiet"]) == 0
@@ -96,6 +102,40 @@ def test_unknown_person_and_other_model(trained, tmp_path, capsys):
     save_encoder(FaceEncoder(embedding_dim=8, widths=(4, 4, 4, 4)), other)
     assert main(["faces", "identify", str(db), img, "--model", str(other), "--quiet"]) == 2
     assert "not the model" in capsys.readouterr().err
+
+
+def test_list_and_remove(trained, tmp_path, capsys):
+    folder, model = trained
+    db = tmp_path / "people.npz"
+    a, b = _enroll_ann_and_bo(folder, model, db)
+    capsys.readouterr()
+    assert main(["faces", "list", str(db), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["people"] == {"ann": 2, "bo": 1} and r["detect"] is False
+    assert r["model"] == str(model.resolve()) and len(r["model_sha256"]) == 64
+    assert r["threshold"] == pytest.approx(1.0) and r["embedding_dim"] == 128
+    assert main(["faces", "list", str(db)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"database {db}: 2 people, 3 photo(s), 128-d encodings"
+    assert out[2] == "faces: without face detection (whole photos)"
+    assert out[-2:] == ["  ann  2 photo(s)", "  bo   1 photo(s)"]
+    before = db.read_bytes()
+    assert main(["faces", "remove", str(db), "zed"]) == 2  # an unknown name changes nothing
+    assert db.read_bytes() == before
+    capsys.readouterr()
+    assert main(["faces", "remove", str(db), "ann"]) == 0
+    assert capsys.readouterr().out.strip() == f"removed ann (2 photo(s)); {db} holds 1 people"
+    # ann is gone: her photo is now nearest bo or unknown, never ann
+    assert main(["faces", "identify", str(db), str(a[0]), "--json", "--quiet"]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)["name"] != "ann"
+    assert main(["faces", "verify", str(db), "ann", str(a[0]), "--quiet"]) == 2
+    # the database keeps its model and detection record for the next enrolment
+    assert main(["faces", "remove", str(db), "bo"]) == 0
+    capsys.readouterr()
+    assert main(["faces", "list", str(db), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["people"] == {} and r["detect"] is False and r["model"] == str(model.resolve())
+    assert main(["faces", "enroll", str(db), "cy", str(b[1]), "--quiet"]) == 0  # model from db
 
 
 def _errors(argv, capsys):
