@@ -113,9 +113,11 @@ def train_step(
 
 
 def _seeded(generator: torch.Generator, build):
-    """``build()`` under torch's global RNG seeded from ``generator``, leaving the global RNG alone."""
+    """``build()`` under torch's global CPU RNG seeded from ``generator``, leaving every global
+    RNG alone: ``fork_rng(devices=[])`` saves and restores only the CPU's, so the seed goes to
+    the CPU generator alone (``torch.manual_seed`` would also reseed every CUDA device's)."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+        torch.default_generator.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
         return build()
 
 

@@ -148,3 +148,21 @@ def test_train_step_without_triplets_or_aux_leaves_the_weights():
     assert stats["num_triplets"] == 0 and stats["loss"] == 0.0
     for name, p in enc.named_parameters():
         assert torch.equal(p, before[name]), name
+
+
+def test_training_leaves_the_accelerators_global_rngs_alone(monkeypatch):
+    """The encoder's initialisation is seeded from the generator on the CPU only: the global
+    CUDA RNG (dropout on a GPU, seed_everything's state) is not reseeded (torch.manual_seed
+    would reseed it, and fork_rng(devices=[]) would not restore it)."""
+    calls = []
+    for module in (torch.cuda, getattr(torch, "mps", None), getattr(torch, "xpu", None)):
+        if module is not None and hasattr(module, "manual_seed_all"):
+            monkeypatch.setattr(module, "manual_seed_all", lambda seed, m=module: calls.append(m.__name__))
+    if hasattr(torch.mps, "manual_seed"):
+        monkeypatch.setattr(torch.mps, "manual_seed", lambda seed: calls.append("torch.mps"))
+    ds = synthetic_faces(4, 3, 32, generator=torch.Generator().manual_seed(1))
+    cfg = dataclasses.replace(TINY, epochs=1, aux_loss="arcface")
+    state = torch.get_rng_state()
+    train_encoder(ds, cfg, device="cpu", generator=torch.Generator().manual_seed(5), progress=False)
+    assert calls == []
+    assert torch.equal(torch.get_rng_state(), state)  # the CPU's global RNG as well
