@@ -187,6 +187,7 @@ def predicted_identification_accuracy(
     _check_embeddings(embeddings, labels)
     if not gallery_sizes or any(not isinstance(k, int) or k < 1 for k in gallery_sizes):
         raise ValueError(f"gallery_sizes must be a non-empty list of ints >= 1, got {gallery_sizes!r}")
+    labels = labels.to(embeddings.device)  # the label masks meet the distances: one device
     dist = torch.cdist(embeddings, embeddings)  # (N, N)
     same = labels.unsqueeze(0) == labels.unsqueeze(1)
     genuine = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)

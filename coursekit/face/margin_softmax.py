@@ -109,6 +109,7 @@ def margin_softmax_loss(
                          f"{tuple(labels.shape)}")
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= weights.shape[0]):
         raise ValueError(f"labels must lie in 0..{weights.shape[0] - 1} (one weight row per class)")
+    labels = labels.to(cos.device)  # the targets meet the logits in where and cross_entropy
     target = F.one_hot(labels, weights.shape[0]).bool()  # (B, C)
     if kind == "cosface":
         cos = torch.where(target, cos - margin, cos)

@@ -41,7 +41,7 @@ def mine_triplets(
 
     Args:
         embeddings: ``(B, E)`` encodings (not differentiated through).
-        labels: ``(B,)`` integer person labels.
+        labels: ``(B,)`` integer person labels (on any device: moved to the encodings').
         strategy: one of :data:`MINING_STRATEGIES`.
         alpha: the margin (used by ``"semihard"``).
         generator: for ``"random"`` (a CPU generator works for any device).
@@ -65,6 +65,7 @@ def mine_triplets(
     if strategy not in MINING_STRATEGIES:
         raise ValueError(f"strategy must be one of {MINING_STRATEGIES}, got {strategy!r}")
     dev = embeddings.device
+    labels = labels.to(dev)  # the label masks meet the distances in every strategy: one device
     if len(labels) == 0:
         empty = torch.zeros(0, dtype=torch.long, device=dev)
         return empty, empty.clone(), empty.clone()

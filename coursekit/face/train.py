@@ -99,6 +99,7 @@ def train_step(
     if config.augment:
         images = augment_faces(images, generator=generator)
     z = encoder(images)  # (B, E)
+    labels = labels.to(z.device)  # label masks and the aux loss's targets meet z: one device
     tri, n_trip = _triplet_term(z, labels, config, generator)
     aux_loss = aux(z, labels) if aux is not None else torch.zeros((), device=z.device)
     loss = tri + config.aux_weight * aux_loss if aux is not None else tri

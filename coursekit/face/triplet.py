@@ -82,6 +82,7 @@ def _batch_hard(embeddings: torch.Tensor, labels: torch.Tensor, alpha: float, sq
     """Per-anchor batch-hard losses ``(B,)`` and the mask of anchors with a valid triplet."""
     check_labels(embeddings, labels)
     _check_alpha(alpha)
+    labels = labels.to(embeddings.device)  # masks meet d in torch.where: one device
     if len(labels) == 0:
         return embeddings.sum(1), torch.zeros(0, dtype=torch.bool, device=labels.device)
     d = pairwise_distances(embeddings, squared=squared)  # (B, B)
@@ -106,7 +107,7 @@ def batch_hard_triplet_loss(
 
     Args:
         embeddings: ``(B, E)`` encodings.
-        labels: ``(B,)`` integer person labels.
+        labels: ``(B,)`` integer person labels (on any device: moved to the encodings').
         alpha: the margin.
         reduction: ``"mean"`` (default: the average over anchors that have both a positive and
             a negative in the batch; 0, not NaN, when none has), ``"sum"`` (the lecture's J)

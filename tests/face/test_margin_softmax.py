@@ -180,3 +180,12 @@ def test_label_smoothing_stops_rewarding_confidence():
             margin_softmax_loss(z, w, y, label_smoothing=bad)
         with pytest.raises(ValueError, match="label_smoothing"):
             MarginSoftmaxLoss(3, 3, label_smoothing=bad)
+
+
+def test_labels_from_another_device():
+    """CPU labels with encodings elsewhere ("meta" stands in for a GPU here): the targets are
+    moved to the logits' device before torch.where and cross_entropy, which refuse mixed devices."""
+    z, w = torch.randn(4, 6, device="meta"), torch.randn(3, 6, device="meta")
+    labels = torch.tensor([0, 1, 2, 0])
+    for kind in ("softmax", "cosface", "arcface"):
+        assert margin_softmax_loss(z, w, labels, kind=kind).device.type == "meta"

@@ -146,3 +146,14 @@ def test_alpha_must_be_a_finite_margin(alpha):
 def test_float_labels_are_refused():
     with pytest.raises(ValueError, match="integers"):
         batch_hard_triplet_loss(torch.zeros(3, 2), torch.tensor([0.0, 0.4, 1.0]))
+
+
+def test_batch_hard_takes_labels_from_another_device():
+    """Labels may live elsewhere than the encodings (a CPU label tensor with CUDA encodings):
+    the masks are made on the encodings' device. Here "meta" stands in for the other device,
+    the one this CPU-only suite has; torch.where refuses mixed devices on both."""
+    e = torch.randn(6, 3, device="meta")
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    none = batch_hard_triplet_loss(e, labels, reduction="none")
+    assert none.device.type == "meta" and none.shape == (6,)
+    assert batch_hard_triplet_loss(e, labels).device.type == "meta"
