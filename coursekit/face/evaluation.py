@@ -339,6 +339,7 @@ def bootstrap_roc_auc(
             idx = torch.nonzero(group).flatten()
             draw = idx[torch.randint(len(idx), (R, len(idx)), generator=generator)]  # (R, n)
             weights.scatter_add_(1, draw, torch.ones(draw.shape, dtype=torch.float64))
+        reps = _weighted_auc(d, s, weights)
     else:
         pi, pj = (torch.as_tensor(t).cpu() for t in people)
         if pi.shape != s.shape or pj.shape != s.shape:
@@ -348,7 +349,16 @@ def bootstrap_roc_auc(
         draws = torch.randint(len(ids), (R, len(ids)), generator=generator)
         count = torch.zeros(R, len(ids), dtype=torch.float64).scatter_add_(
             1, draws, torch.ones(draws.shape, dtype=torch.float64))  # (R, people) draws of each person
-        weights = torch.where(s, count[:, a], count[:, a] * count[:, b])  # (R, P)
+        # the pair weights would be torch.where(s, count[:, a], count[:, a] * count[:, b]) (R, P)
+        # for _weighted_auc; the same sums are taken person by person instead, without them
+        reps = _cluster_weighted_auc(d, s, a, b, count)
+    return reps[0] if squeeze else reps
+
+
+def _weighted_auc(d: torch.Tensor, s: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``(M, R)`` AUCs of the rows of ``d`` ``(M, P)`` with pair weights ``(R, P)`` (float64):
+    the weighted share of (same, different) pairs in the right order, ties counting one half."""
+    R = weights.shape[0]
     out = []
     gen_idx, imp_idx = torch.nonzero(s).flatten(), torch.nonzero(~s).flatten()
     for row in d:
@@ -362,5 +372,51 @@ def bootstrap_roc_auc(
         farther = total - below[:, hi] + 0.5 * (below[:, hi] - below[:, lo])  # (R, n_gen): ties count 1/2
         w_gen = weights[:, gen_idx]
         out.append((w_gen * farther).sum(1) / (w_gen.sum(1) * total.squeeze(1)))
-    reps = torch.stack(out)
-    return reps[0] if squeeze else reps
+    return torch.stack(out)
+
+
+def _cluster_weighted_auc(d: torch.Tensor, s: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+                          count: torch.Tensor) -> torch.Tensor:
+    """:func:`_weighted_auc` with the cluster bootstrap's weights, summed by people.
+
+    A same-person pair of person ``p`` weighs ``count[:, p]``, a pair of people ``(q, t)``
+    ``count[:, q] * count[:, t]``, so the numerator is ``sum over p, (q, t) of count[:, p] *
+    count[:, q] * count[:, t] * K[p, (q, t)]``, where ``K`` counts (once, for all replicates) the
+    pairs in the right order between person ``p``'s same-person pairs and the pairs of ``(q, t)``.
+    Every sum is of integers and halves, exact in float64, so the result is ``_weighted_auc``'s
+    to the bit; the work per replicate is people x cells instead of pairs.
+
+    Args:
+        d: ``(M, P)`` distances (float64); s: ``(P,)`` same-person flags.
+        a, b: ``(P,)`` the two people of each pair, as indices into the columns of ``count``.
+        count: ``(R, U)`` draws of each person in each replicate (float64).
+
+    Returns:
+        ``(M, R)`` AUC replicates.
+    """
+    U = count.shape[1]
+    gen, imp = torch.nonzero(s).flatten(), torch.nonzero(~s).flatten()
+    cells, cell = torch.unique(a[imp] * U + b[imp], return_inverse=True)  # (C,), (n_imp,)
+    q, t = cells // U, cells % U
+    w_cells = count[:, q] * count[:, t]  # (R, C) weight of one pair of each cell
+    n_cell = torch.bincount(cell, minlength=len(cells)).to(torch.float64)  # (C,)
+    person = a[gen]  # (n_gen,)
+    n_gen = torch.bincount(person, minlength=U).to(torch.float64)  # (U,)
+    denominator = (count @ n_gen) * (w_cells @ n_cell)  # (R,)
+    out = []
+    for row in d:
+        # dense ranks of all the row's values: exact integer keys, ties equal
+        _, rank = torch.unique(row, return_inverse=True)  # (P,)
+        V = int(rank.max()) + 1
+        keys, _ = (cell * V + rank[imp]).sort()  # (n_imp,) impostors by cell, then distance
+        base = torch.arange(len(cells)) * V  # (C,) first key of each cell
+        end = torch.searchsorted(keys, base + V)  # (C,) end of each cell
+        K = torch.zeros(U, len(cells), dtype=torch.float64)  # (U, C)
+        for chunk in torch.split(torch.arange(len(gen)), max(1, 2**22 // len(cells))):  # bounded memory
+            g_keys = base.unsqueeze(0) + rank[gen[chunk]].unsqueeze(1)  # (n, C)
+            lo = torch.searchsorted(keys, g_keys, right=False)  # impostors of the cell below g, ...
+            hi = torch.searchsorted(keys, g_keys, right=True)  # ... at or below g
+            right_order = (end - hi).to(torch.float64) + 0.5 * (hi - lo).to(torch.float64)  # (n, C)
+            K.index_add_(0, person[chunk], right_order)
+        out.append(((count @ K) * w_cells).sum(1) / denominator)
+    return torch.stack(out)

@@ -175,6 +175,37 @@ def test_bootstrap_roc_auc_matches_sklearn_with_weights(by_people):
     assert abs(float(reps[0].mean()) - roc_auc(d, same)) < 0.05
 
 
+def test_bootstrap_roc_auc_by_people_equals_the_pair_weighted_sums():
+    """The cluster bootstrap, summed person by person, against the definition: for each
+    replicate, sum over every (same, different) pair of pairs of w_g * w_i * ([d_i > d_g] +
+    [d_i == d_g] / 2), divided by the sums of the weights. Unequal image counts (one person
+    with a single image, so no same-person pair), pairs listed either way round, ties,
+    several rows; all sums are integers and halves, so equal to rounding of the division."""
+    from coursekit.face import bootstrap_roc_auc
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4, 4, 5, 5, 5])
+    i, j, same = all_pairs(labels)
+    swap = torch.rand(len(i), generator=g) < 0.5
+    i, j = torch.where(swap, j, i), torch.where(swap, i, j)
+    d = torch.stack([torch.rand(len(i), generator=g), (4 * torch.rand(len(i), generator=g)).round() / 4,
+                     torch.full((len(i),), 0.5)])  # (3, P): distinct values, many ties, all tied
+    R = 40
+    reps = bootstrap_roc_auc(d, same, people=(labels[i], labels[j]), num_resamples=R,
+                             generator=torch.Generator().manual_seed(7))
+    draws = torch.randint(6, (R, 6), generator=torch.Generator().manual_seed(7))  # replayed
+    ones = torch.ones(R, 6, dtype=torch.float64)
+    count = torch.zeros(R, 6, dtype=torch.float64).scatter_add_(1, draws, ones)
+    w = torch.where(same, count[:, labels[i]], count[:, labels[i]] * count[:, labels[j]])  # (R, P)
+    for row, scores in zip(reps, d.double()):
+        dg, di = scores[same], scores[~same]
+        right = (di[None, :] > dg[:, None]).double() + 0.5 * (di[None, :] == dg[:, None]).double()
+        wg, wi = w[:, same], w[:, ~same]  # (R, n_gen), (R, n_imp)
+        expected = torch.stack([wg[r] @ right @ wi[r] / (wg[r].sum() * wi[r].sum()) for r in range(R)])
+        torch.testing.assert_close(row, expected, rtol=1e-15, atol=0)
+    assert bool((reps[2] == 0.5).all())
+
+
 def test_bootstrap_roc_auc_errors():
     from coursekit.face import bootstrap_roc_auc
 
