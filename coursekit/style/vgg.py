@@ -219,7 +219,8 @@ def normalize_vgg19_weights(state: dict[str, Tensor], images: Tensor, *, pooling
         pooling, preprocessing: as for :class:`VGG19Features`.
 
     Returns:
-        A new state dict.
+        A new state dict, each tensor on its device in ``state`` (the computation runs on
+        ``images``' device).
 
     Example:
         >>> x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -228,10 +229,11 @@ def normalize_vgg19_weights(state: dict[str, Tensor], images: Tensor, *, pooling
         >>> torch.allclose(means[means > 1e-3], torch.ones(1), atol=1e-4)
         True
     """
-    net = VGG19Features(state, pooling=pooling, preprocessing=preprocessing)
-    out = {k: v.clone() for k, v in state.items()}
+    dev = images.device
+    net = VGG19Features(state, pooling=pooling, preprocessing=preprocessing).to(dev)  # and its buffers
+    out = {k: v.to(dev, copy=True) for k, v in state.items()}  # computed where the images are
     x = net.preprocess(images.float())
-    previous = torch.ones(3)  # the scale of each input channel of the next conv
+    previous = torch.ones(3, device=dev)  # the scale of each input channel of the next conv
     for name in VGG19_LAYERS:
         if name.startswith("conv"):
             out[f"{name}.weight"] /= previous.view(1, -1, 1, 1)  # undo the scaling of its inputs
@@ -244,7 +246,7 @@ def normalize_vgg19_weights(state: dict[str, Tensor], images: Tensor, *, pooling
             x = x * previous.view(1, -1, 1, 1)
         elif name.startswith("pool") and name != "pool5":  # no conv after pool5
             x = (F.max_pool2d if pooling == "max" else F.avg_pool2d)(x, 2)
-    return out
+    return {k: v.to(state[k].device) for k, v in out.items()}
 
 
 @functools.lru_cache(maxsize=2)

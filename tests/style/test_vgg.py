@@ -173,6 +173,19 @@ def test_normalized_weights_have_unit_mean_activations(pooling):
         torch.testing.assert_close(normed[name][:, fired], expected, rtol=1e-3, atol=1e-3)
 
 
+
+def test_normalized_weights_are_computed_on_the_images_device():
+    """Weights and images on another device than the CPU ("meta" stands in for a GPU in this
+    CPU-only suite): the scales and the network's preprocessing buffers follow them (a CPU
+    ``torch.ones(3)`` or buffer met them in an in-place division and raised)."""
+    from coursekit.style.vgg import normalize_vgg19_weights
+
+    raw = load_vgg19_weights("random")
+    state = normalize_vgg19_weights({k: v.to("meta") for k, v in raw.items()},
+                                    torch.rand(2, 3, 32, 32, device="meta"))
+    assert state.keys() == raw.keys()
+    assert all(v.device.type == "meta" and v.shape == raw[k].shape for k, v in state.items())
+
 def test_channels_last_matches_the_default_layout():
     """Same features and input gradient in either layout (float64: in float32 the rounding flips
     a few ReLUs near zero, which shows in the gradient)."""
