@@ -28,11 +28,10 @@ __all__ = ["predict_proba", "train_volume_classifier"]
 def _random_flips(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Flip each volume of (B, C, D, H, W) along each spatial axis with probability 1/2."""
     flips = torch.rand(x.shape[0], 3, generator=generator) < 0.5  # (B, 3)
-    out = x.clone()
+    flips = flips.to(x.device).view(-1, 3, 1, 1, 1, 1)  # one copy to the device, no host reads
+    out = x
     for axis in range(3):
-        rows = flips[:, axis].nonzero().flatten().to(x.device)
-        if len(rows):
-            out[rows] = out[rows].flip(2 + axis)
+        out = torch.where(flips[:, axis], out.flip(2 + axis), out)
     return out
 
 
@@ -42,9 +41,14 @@ def _random_shifts(x: torch.Tensor, max_shift: int, generator: torch.Generator |
     shifts = torch.randint(-max_shift, max_shift + 1, (x.shape[0], 3), generator=generator)  # (B, 3)
     m = max_shift
     padded = F.pad(x, (m, m, m, m, m, m))  # (B, C, D+2m, H+2m, W+2m)
-    d, h, w = x.shape[2:]
-    return torch.stack([padded[i, :, m + a : m + a + d, m + b : m + b + h, m + c : m + c + w]
-                        for i, (a, b, c) in enumerate(shifts.tolist())])
+    # volume i is padded[i, :, m + a_i : m + a_i + D, ...]: one gather for the whole batch
+    start = (shifts + m).to(x.device)  # (B, 3)
+    B, d, h, w = x.shape[0], *x.shape[2:]
+    z = (start[:, 0, None] + torch.arange(d, device=x.device)).view(B, d, 1, 1)
+    y = (start[:, 1, None] + torch.arange(h, device=x.device)).view(B, 1, h, 1)
+    xx = (start[:, 2, None] + torch.arange(w, device=x.device)).view(B, 1, 1, w)
+    batch = torch.arange(B, device=x.device).view(B, 1, 1, 1)
+    return padded.movedim(1, -1)[batch, z, y, xx].movedim(-1, 1)  # (B, D, H, W, C) -> (B, C, D, H, W)
 
 
 def train_volume_classifier(

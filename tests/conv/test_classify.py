@@ -8,7 +8,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from coursekit.conv import VolumeNet, predict_proba, train_volume_classifier
-from coursekit.conv.classify import _random_shifts
+from coursekit.conv.classify import _random_flips, _random_shifts
 from coursekit.data import synthetic_adrenal
 
 
@@ -42,6 +42,23 @@ def test_random_shifts_translate_each_volume_within_max_shift(max_shift):
     assert len(seen) > 1  # volumes move independently
     again = _random_shifts(x, max_shift, torch.Generator().manual_seed(0))
     torch.testing.assert_close(out, again)  # the generator decides
+
+
+@pytest.mark.parametrize("max_shift", [1, 2])
+def test_random_shifts_and_flips_equal_the_per_volume_loop(max_shift):
+    """The batched gather and where against one volume at a time, replaying the same draws:
+    equal to the bit (both only copy values); non-cubic volumes, two channels."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(7, 2, 5, 6, 7, generator=g)
+    m = max_shift
+    shifts = torch.randint(-m, m + 1, (7, 3), generator=torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(x, (m,) * 6)
+    expected = torch.stack([padded[i, :, m + a:m + a + 5, m + b:m + b + 6, m + c:m + c + 7]
+                            for i, (a, b, c) in enumerate(shifts.tolist())])
+    assert torch.equal(_random_shifts(x, m, torch.Generator().manual_seed(0)), expected)
+    flips = torch.rand(7, 3, generator=torch.Generator().manual_seed(0)) < 0.5
+    expected = torch.stack([v.flip([1 + a for a in range(3) if flips[i, a]]) for i, v in enumerate(x)])
+    assert torch.equal(_random_flips(x, torch.Generator().manual_seed(0)), expected)
 
 
 def test_random_shifts_fill_zeros_at_the_border():
