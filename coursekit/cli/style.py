@@ -275,15 +275,19 @@ def run(args: argparse.Namespace) -> int:
         raise _as_option_error(err) from None
     device = get_device(args.device)
     _check_memory(config, tuple(content.shape[-2:]), device)
+    benchmark = torch.backends.cudnn.benchmark  # a global switch: restored on the way out
     if device.type == "cuda":  # one input shape per scale: let cuDNN pick its fastest kernels
         torch.backends.cudnn.benchmark = True
-    generator = seed_everything(args.seed)
-    start = time.perf_counter()
-    extractor = vgg19_features(config.weights, pooling=config.pooling, device=device)
-    result = style_transfer(content.to(device), [s.to(device) for s in styles], config,
-                            extractor=extractor, device=device, generator=generator,
-                            progress=show_progress(args.quiet))
-    save_image(result.image, output, protect=inputs)
+    try:
+        generator = seed_everything(args.seed)
+        start = time.perf_counter()
+        extractor = vgg19_features(config.weights, pooling=config.pooling, device=device)
+        result = style_transfer(content.to(device), [s.to(device) for s in styles], config,
+                                extractor=extractor, device=device, generator=generator,
+                                progress=show_progress(args.quiet))
+        save_image(result.image, output, protect=inputs)
+    finally:
+        torch.backends.cudnn.benchmark = benchmark
     seconds = time.perf_counter() - start
     h = result.history
     _, height, width = result.image.shape
